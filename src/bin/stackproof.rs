@@ -1,0 +1,194 @@
+//! `stackproof`: run the scenario suite, bring a stack up, measure, check
+//! the machine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use stackproof::platform::Platform;
+use stackproof::platform::local::LocalStack;
+use stackproof::suite::{self, PlatformKind};
+use stackproof::versions::Versions;
+
+/// Proves a Prometheus HA + Thanos + S3 + Loki 3 stack keeps every sample.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Local,
+    Kind,
+    Cluster,
+}
+
+impl From<PlatformArg> for PlatformKind {
+    fn from(p: PlatformArg) -> Self {
+        match p {
+            PlatformArg::Local => PlatformKind::Local,
+            PlatformArg::Kind => PlatformKind::Kind,
+            PlatformArg::Cluster => PlatformKind::Cluster,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenarios and write junit.xml, summary.md and failure bundles.
+    Run {
+        #[arg(long, value_enum, default_value = "local")]
+        platform: PlatformArg,
+        /// Scenario id (repeatable); default: every implemented scenario.
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+        #[arg(long, default_value = "target/stackproof")]
+        report_dir: PathBuf,
+    },
+    /// Start the local stack, print where everything is, keep it up until Ctrl-C.
+    Up,
+    /// Print timings and memory: stack ready (N starts), ha_dedup, peak RSS.
+    Bench {
+        #[arg(long, default_value_t = 3)]
+        starts: usize,
+        /// Also time the ha_dedup scenario.
+        #[arg(long)]
+        scenario: bool,
+    },
+    /// Check that every pinned component is installed.
+    Doctor,
+    /// List scenario ids.
+    List,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STACKPROOF_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(real_main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    stackproof::process::install_signal_cleanup();
+    match cli.cmd {
+        Cmd::List => {
+            for id in stackproof::scenario::IDS {
+                println!("{id}");
+            }
+            for id in stackproof::scenario::PLANNED {
+                println!("{id} (not implemented yet)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Doctor => doctor(),
+        Cmd::Run {
+            platform,
+            scenarios,
+            report_dir,
+        } => {
+            let ids = suite::select(&scenarios)?;
+            let out = suite::run(platform.into(), &ids, &report_dir)
+                .await
+                .context("stackproof run")?;
+            println!("{}", std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default());
+            let t = out.totals;
+            println!(
+                "stackproof: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
+                t.passed,
+                t.failed,
+                t.skipped,
+                out.wall_secs,
+                out.report_dir.display()
+            );
+            Ok(if t.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Cmd::Up => {
+            let stack = LocalStack::builder().start().await.context("start the local stack")?;
+            println!("{}", stack.describe());
+            println!("Thanos Query: {}", stack.endpoints().query);
+            println!("ready in {:.1}s; Ctrl-C stops everything", stack.ready_after().as_secs_f64());
+            tokio::signal::ctrl_c().await.ok();
+            drop(stack);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench { starts, scenario } => bench(starts, scenario).await,
+    }
+}
+
+fn doctor() -> anyhow::Result<ExitCode> {
+    let v = Versions::load_default()?;
+    let mut missing = 0;
+    for (name, c) in v.components() {
+        match v.binary(name) {
+            Ok(p) => println!("ok       {name:<18} {:<40} {}", c.version, p.display()),
+            Err(e) => {
+                missing += 1;
+                println!("missing  {name:<18} {:<40} {}", c.version, e.to_string().replace('\n', " — "));
+            }
+        }
+    }
+    println!(
+        "kind platform: {}",
+        suite::unavailable(PlatformKind::Kind).unwrap_or_else(|| "available".into())
+    );
+    Ok(if missing > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
+    let mut readies = Vec::new();
+    for i in 0..starts {
+        let t = std::time::Instant::now();
+        let stack = LocalStack::builder().start().await.context("start the local stack")?;
+        let ready = stack.ready_after().as_secs_f64();
+        readies.push(ready);
+        println!("bench: start {}: stack ready (both replicas queryable) in {ready:.2}s", i + 1);
+        let rss: u64 = stack.peak_rss().iter().map(|(_, b)| b).sum();
+        println!("bench: start {}: peak RSS of the stack at ready {:.0} MiB", i + 1, rss as f64 / 1048576.0);
+        drop(stack);
+        println!("bench: start {}: teardown done, {:.2}s total", i + 1, t.elapsed().as_secs_f64());
+    }
+    if !readies.is_empty() {
+        readies.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "bench: stack ready: min {:.2}s median {:.2}s max {:.2}s over {} starts",
+            readies[0],
+            readies[readies.len() / 2],
+            readies[readies.len() - 1],
+            readies.len()
+        );
+    }
+    if with_scenario {
+        let mut stack = LocalStack::builder().start().await.context("start the local stack")?;
+        let params = stackproof::scenario::ha_dedup::Params::default();
+        let r = stackproof::scenario::run(stackproof::scenario::ha_dedup::ID, &mut stack).await;
+        let wall = r.checks.iter().map(|c| c.duration).sum::<Duration>();
+        let unavoidable = params.warm_up + params.outage + params.cool_down;
+        let total = r.duration.max(wall);
+        println!("bench: ha_dedup: {} in {:.1}s (checks {:.1}s)", if r.passed() { "passed" } else { "FAILED" }, total.as_secs_f64(), wall.as_secs_f64());
+        println!("bench: ha_dedup: unavoidable waiting (warm-up + outage + cool-down) {:.0}s", unavoidable.as_secs_f64());
+        for (name, b) in stack.peak_rss() {
+            println!("bench: peak RSS {name:<14} {:.0} MiB", b as f64 / 1048576.0);
+        }
+        let rss: u64 = stack.peak_rss().iter().map(|(_, b)| b).sum();
+        println!("bench: peak RSS of the stack (sum) {:.0} MiB", rss as f64 / 1048576.0);
+    }
+    Ok(ExitCode::SUCCESS)
+}

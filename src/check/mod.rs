@@ -1,0 +1,4 @@
+//! What the scenarios assert, as pure functions over observations.
+
+pub mod dedup;
+pub mod gaps;

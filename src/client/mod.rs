@@ -1,0 +1,4 @@
+//! Clients for the components' APIs.
+
+pub mod objstore;
+pub mod prom;

@@ -1,0 +1,3 @@
+//! Known data the harness writes into the stack.
+
+pub mod exporter;

@@ -1,0 +1,20 @@
+//! stackproof: an end-to-end harness that proves a Prometheus HA + Thanos +
+//! S3 + Loki 3 stack keeps every sample and every log line.
+//!
+//! The pieces: [`platform`] runs the stack (real programs), [`data`] writes
+//! known data into it, [`client`] reads it back, [`check`] compares, and
+//! [`scenario`] strings these into the named scenarios that [`report`]
+//! writes up.
+
+pub mod check;
+pub mod client;
+pub mod data;
+pub mod eventually;
+pub mod platform;
+pub mod ports;
+pub mod process;
+pub mod report;
+pub mod scenario;
+pub mod stack;
+pub mod suite;
+pub mod versions;

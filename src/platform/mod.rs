@@ -1,0 +1,115 @@
+//! One set of scenarios, several ways to run the stack. A [`Platform`] hands
+//! scenarios the endpoints and the faults they may cause; scenarios never know
+//! which platform they run on.
+
+pub mod local;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::client::objstore::S3Target;
+
+/// What scenarios reach the stack through.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// Thanos Query HTTP base URL (deduplicating on the replica label).
+    pub query: String,
+    /// Each Prometheus replica's HTTP base URL, by replica index.
+    pub prometheus: Vec<String>,
+    /// Each replica's Thanos sidecar HTTP base URL (its own `/metrics`).
+    pub sidecars: Vec<String>,
+    /// The store gateway's HTTP base URL, when one runs.
+    pub store: Option<String>,
+    /// The bucket every component writes to.
+    pub s3: S3Target,
+}
+
+/// The stack's shape, which scenarios need to derive their bounds.
+#[derive(Debug, Clone)]
+pub struct StackShape {
+    pub scrape_interval: Duration,
+    pub block_duration: Duration,
+    pub replica_label: String,
+    pub cluster: String,
+    pub replicas: usize,
+}
+
+/// A component's log and command line, for failure bundles.
+#[derive(Debug, Clone)]
+pub struct ComponentInfo {
+    pub name: String,
+    pub pid: Option<u32>,
+    pub command_line: String,
+    pub log: PathBuf,
+    pub url: Option<String>,
+}
+
+/// Errors starting a stack or causing a fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error(transparent)]
+    Versions(#[from] crate::versions::VersionsError),
+    #[error(transparent)]
+    Process(#[from] crate::process::ProcessError),
+    #[error(transparent)]
+    Wait(#[from] crate::eventually::WaitError),
+    #[error(transparent)]
+    Objstore(#[from] crate::client::objstore::ObjstoreError),
+    #[error(transparent)]
+    Ports(#[from] crate::ports::PortError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("no replica {0}: the stack has {1}")]
+    NoSuchReplica(usize, usize),
+    #[error("{what} is not supported on the {platform} platform")]
+    Unsupported {
+        platform: &'static str,
+        what: &'static str,
+    },
+}
+
+impl PlatformError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| PlatformError::Io { context, source }
+    }
+}
+
+/// Options for an extra Thanos Query that a scenario starts beside the
+/// stack's own (e.g. one with no replica label, for a negative twin).
+#[derive(Debug, Clone, Default)]
+pub struct ExtraQuery {
+    /// Labels to deduplicate on; empty: none.
+    pub replica_labels: Vec<String>,
+}
+
+/// A running stack and the faults scenarios may cause in it.
+#[async_trait]
+pub trait Platform: Send {
+    /// `local`, `kind` or `cluster`.
+    fn name(&self) -> &'static str;
+    /// Where to reach the stack.
+    fn endpoints(&self) -> &Endpoints;
+    /// Its shape (intervals, labels, replica count).
+    fn shape(&self) -> &StackShape;
+    /// Every component, for reports and failure bundles.
+    fn components(&self) -> Vec<ComponentInfo>;
+
+    /// Kills replica `n`'s Prometheus at once (SIGKILL or pod delete).
+    async fn kill_replica(&mut self, n: usize) -> Result<(), PlatformError>;
+    /// Starts replica `n` again on the same data and waits until it is ready.
+    async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError>;
+    /// Deletes replica `n`'s local data (the replica must be stopped).
+    async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError>;
+    /// Stops the object store.
+    async fn stop_object_storage(&mut self) -> Result<(), PlatformError>;
+    /// Starts the object store again and waits until the bucket answers.
+    async fn start_object_storage(&mut self) -> Result<(), PlatformError>;
+    /// Starts another Thanos Query over the same stores; returns its URL.
+    async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError>;
+}

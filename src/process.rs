@@ -1,0 +1,452 @@
+//! Component processes: each in its own process group, killed with its whole
+//! group on drop and when the harness receives SIGINT or SIGTERM.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// `STACKPROOF_KEEP=1`: leave processes and directories in place.
+pub fn keep_requested() -> bool {
+    std::env::var("STACKPROOF_KEEP").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// What to run: the program, its arguments and environment, and the values
+/// that must never be printed.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub secrets: Vec<String>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl ProcessSpec {
+    /// A spec for `program`, known in reports as `name`.
+    pub fn new(name: impl Into<String>, program: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            program: program.into(),
+            args: Vec::new(),
+            env: BTreeMap::new(),
+            secrets: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    /// Appends arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+
+    /// Marks a value as secret: it is redacted from command lines and logs
+    /// that the harness prints.
+    pub fn secret(mut self, s: impl Into<String>) -> Self {
+        let s = s.into();
+        if !s.is_empty() {
+            self.secrets.push(s);
+        }
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// The command line as a person would type it, secrets redacted.
+    pub fn command_line(&self) -> String {
+        let mut parts = vec![self.program.display().to_string()];
+        parts.extend(self.args.iter().map(|a| shell_quote(a)));
+        redact(&parts.join(" "), &self.secrets)
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@%+".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Replaces every secret in `text` with `[REDACTED]`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_owned(), |t, s| t.replace(s.as_str(), "[REDACTED]"))
+}
+
+/// Errors starting or stopping a component process.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("cannot create log file {path} for {name}: {source}")]
+    Log {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start {name} ({command}): {source}")]
+    Spawn {
+        name: String,
+        command: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{name} exited with {status} before it was ready\n  command: {command}\n  log: {log}\n  last log lines:\n{tail}"
+    )]
+    ExitedEarly {
+        name: String,
+        status: String,
+        command: String,
+        log: PathBuf,
+        tail: String,
+    },
+}
+
+/// A running component: the process group leader plus its log file.
+/// Dropping it kills the whole group, unless `STACKPROOF_KEEP=1`.
+#[derive(Debug)]
+pub struct RunningProcess {
+    spec: ProcessSpec,
+    child: Child,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+impl RunningProcess {
+    /// Starts `spec` in a new process group, stdout and stderr appended to
+    /// `log`.
+    pub fn spawn(spec: ProcessSpec, log: &Path) -> Result<Self, ProcessError> {
+        install_signal_cleanup();
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+        };
+        let (out, err) = open()
+            .and_then(|f| Ok((f.try_clone()?, f)))
+            .map_err(|source| ProcessError::Log {
+                name: spec.name.clone(),
+                path: log.to_owned(),
+                source,
+            })?;
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .envs(&spec.env)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        if let Some(dir) = &spec.cwd {
+            cmd.current_dir(dir);
+        }
+        let child = cmd.spawn().map_err(|source| ProcessError::Spawn {
+            name: spec.name.clone(),
+            command: spec.command_line(),
+            source,
+        })?;
+        registry().lock().unwrap().insert(child.id() as i32);
+        tracing::debug!(name = %spec.name, pid = child.id(), "started");
+        Ok(Self {
+            spec,
+            child,
+            log: log.to_owned(),
+            exited: None,
+        })
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The leader's pid (also the process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The spec it was started from.
+    pub fn spec(&self) -> &ProcessSpec {
+        &self.spec
+    }
+
+    /// Its log file.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The exit status, when it has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().ok().flatten();
+            if self.exited.is_some() {
+                // The leader is gone; members of its group may not be.
+                let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
+                registry().lock().unwrap().remove(&(self.pid() as i32));
+            }
+        }
+        self.exited
+    }
+
+    /// The error to report when it exited while the harness waited for it.
+    pub fn exited_early(&mut self) -> Option<ProcessError> {
+        let status = self.try_exit()?;
+        Some(ProcessError::ExitedEarly {
+            name: self.spec.name.clone(),
+            status: status.to_string(),
+            command: self.spec.command_line(),
+            log: self.log.clone(),
+            tail: indent(&self.log_tail(20)),
+        })
+    }
+
+    /// The last `n` lines of its log, secrets redacted.
+    pub fn log_tail(&self, n: usize) -> String {
+        redact(&tail_lines(&self.log, n), &self.spec.secrets)
+    }
+
+    /// SIGKILL to the whole group, then reap the leader.
+    pub fn kill(&mut self) {
+        if self.exited.is_some() {
+            return;
+        }
+        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
+        self.exited = self.child.wait().ok();
+        registry().lock().unwrap().remove(&(self.pid() as i32));
+    }
+
+    /// SIGTERM to the group; SIGKILL when it is still running after `grace`.
+    pub fn terminate(&mut self, grace: Duration) {
+        if self.try_exit().is_some() {
+            return;
+        }
+        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        let mut delay = Duration::from_millis(5);
+        while Instant::now() < deadline {
+            if self.try_exit().is_some() {
+                return;
+            }
+            // Bounded poll with backoff for the exit of a process we signalled.
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+        self.kill();
+    }
+}
+
+impl Drop for RunningProcess {
+    fn drop(&mut self) {
+        if keep_requested() {
+            return;
+        }
+        self.kill();
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The last `n` lines of a file (reads at most its last 64 KiB).
+pub fn tail_lines(path: &Path, n: usize) -> String {
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn registry() -> &'static Mutex<BTreeSet<i32>> {
+    static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+    &LIVE
+}
+
+fn dir_registry() -> &'static Mutex<BTreeSet<PathBuf>> {
+    static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    &DIRS
+}
+
+/// Registers a directory to remove if the harness is interrupted.
+pub fn register_dir(dir: &Path) {
+    dir_registry().lock().unwrap().insert(dir.to_owned());
+}
+
+/// Forgets a directory registered with [`register_dir`].
+pub fn unregister_dir(dir: &Path) {
+    dir_registry().lock().unwrap().remove(dir);
+}
+
+/// Process groups started by this process and still alive.
+pub fn live_process_groups() -> Vec<i32> {
+    registry().lock().unwrap().iter().copied().collect()
+}
+
+/// Kills every live group and removes registered directories; what the
+/// SIGINT/SIGTERM handler does before the process exits.
+pub fn cleanup_all() {
+    if keep_requested() {
+        return;
+    }
+    let groups: Vec<i32> = std::mem::take(&mut *registry().lock().unwrap())
+        .into_iter()
+        .collect();
+    for g in groups {
+        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+    }
+    let dirs: Vec<PathBuf> = std::mem::take(&mut *dir_registry().lock().unwrap())
+        .into_iter()
+        .collect();
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// Installs (once) a thread that, on SIGINT or SIGTERM, kills every
+/// component group and removes run directories, then exits 128 + signal.
+pub fn install_signal_cleanup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+            tracing::warn!("cannot install SIGINT/SIGTERM cleanup");
+            return;
+        };
+        std::thread::Builder::new()
+            .name("stackproof-signals".into())
+            .spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    eprintln!("stackproof: signal {sig}: stopping every component");
+                    cleanup_all();
+                    std::process::exit(128 + sig);
+                }
+            })
+            .expect("spawn signal thread");
+    });
+}
+
+/// True when a process with this pid exists (and is not a zombie).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // Field 3, after the parenthesised command name.
+            let state = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X") | None)
+        }
+        Err(_) => false,
+    }
+}
+
+/// Peak resident set size (VmHWM) of a pid in bytes, when readable.
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_redact_secrets_and_quote() {
+        let spec = ProcessSpec::new("s3", "/bin/weed")
+            .args(["mini", "-s3.key=hunter2", "a b"])
+            .secret("hunter2");
+        assert_eq!(spec.command_line(), "/bin/weed mini -s3.key=[REDACTED] 'a b'");
+    }
+
+    #[test]
+    fn dropping_kills_the_whole_group_grandchildren_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("sh.log");
+        let spec = ProcessSpec::new("sh", "/bin/sh")
+            .args(["-c", "sleep 300 & echo $!; sleep 300 & echo $!; wait"]);
+        let p = RunningProcess::spawn(spec, &log).unwrap();
+        let leader = p.pid();
+        let kids: Vec<u32> = crate::eventually::block_on_poll("two grandchildren pids", || {
+            let pids: Vec<u32> = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            (pids.len() == 2).then_some(pids)
+        });
+        assert!(kids.iter().all(|k| pid_alive(*k)));
+        drop(p);
+        assert!(!pid_alive(leader));
+        for k in kids {
+            crate::eventually::block_on_poll("grandchild gone", || (!pid_alive(k)).then_some(()));
+        }
+        assert!(!live_process_groups().contains(&(leader as i32)));
+    }
+
+    #[test]
+    fn exited_early_reports_status_command_and_log_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let spec = ProcessSpec::new("broken", "/bin/sh")
+            .args(["-c", "echo token=s3cret failing; exit 3"])
+            .secret("s3cret");
+        let mut p = RunningProcess::spawn(spec, &log).unwrap();
+        let err = crate::eventually::block_on_poll("exit", || p.exited_early()).to_string();
+        assert!(err.contains("broken exited with exit status: 3"), "{err}");
+        assert!(err.contains("token=[REDACTED] failing"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(err.contains("/bin/sh -c"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_program_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = RunningProcess::spawn(
+            ProcessSpec::new("thanos", "/nonexistent/thanos"),
+            &dir.path().join("l"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cannot start thanos (/nonexistent/thanos)"), "{err}");
+    }
+}

@@ -1,0 +1,58 @@
+//! What a run leaves behind: `junit.xml`, `summary.md`, and a failure bundle
+//! per failed scenario. Credentials never appear in any of them.
+
+pub mod bundle;
+pub mod junit;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+use crate::scenario::ScenarioReport;
+
+/// Errors writing the report.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source}")]
+pub struct ReportError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// The default report directory.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from("target/stackproof")
+}
+
+/// Counts over a whole run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// Counts the checks of every scenario.
+pub fn totals(reports: &[ScenarioReport]) -> Totals {
+    use crate::scenario::Outcome;
+    let mut t = Totals::default();
+    for c in reports.iter().flat_map(|r| &r.checks) {
+        match c.outcome {
+            Outcome::Passed => t.passed += 1,
+            Outcome::Failed(_) => t.failed += 1,
+            Outcome::Skipped(_) => t.skipped += 1,
+        }
+    }
+    t
+}
+
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ReportError {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(path, text).map_err(|source| ReportError {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,68 @@
+//! `summary.md`: the table a person reads in CI.
+
+use crate::scenario::{Outcome, ScenarioReport};
+
+use super::totals;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', "<br>")
+}
+
+/// Renders the Markdown summary of a run on `platform`.
+pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
+    let t = totals(reports);
+    let mut s = format!(
+        "# stackproof — {platform} platform\n\n**{} passed, {} failed, {} skipped**\n\n\
+         | scenario | check | result | time | details |\n|---|---|---|---|---|\n",
+        t.passed, t.failed, t.skipped
+    );
+    for r in reports {
+        for c in &r.checks {
+            let (result, details) = match &c.outcome {
+                Outcome::Passed => ("✅ passed", String::new()),
+                Outcome::Failed(m) => ("❌ failed", m.clone()),
+                Outcome::Skipped(why) => ("⏭ skipped", why.clone()),
+            };
+            s.push_str(&format!(
+                "| `{}` | {} | {} | {:.1}s | {} |\n",
+                r.id,
+                cell(&c.name),
+                result,
+                c.duration.as_secs_f64(),
+                cell(&details)
+            ));
+        }
+    }
+    let with_facts: Vec<&ScenarioReport> = reports.iter().filter(|r| !r.facts.is_empty()).collect();
+    if !with_facts.is_empty() {
+        s.push_str("\n## Measured\n\n| scenario | what | value |\n|---|---|---|\n");
+        for r in with_facts {
+            for (k, v) in &r.facts {
+                s.push_str(&format!("| `{}` | {} | {} |\n", r.id, cell(k), cell(v)));
+            }
+        }
+    }
+    s.push_str("\n| scenario | wall time |\n|---|---|\n");
+    for r in reports {
+        s.push_str(&format!("| `{}` | {:.1}s |\n", r.id, r.duration.as_secs_f64()));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::CheckReport;
+    use std::time::Duration;
+
+    #[test]
+    fn a_row_per_check_with_counts_and_facts() {
+        let mut r = ScenarioReport::new("ha_dedup");
+        r.checks.push(CheckReport { name: "x".into(), outcome: Outcome::Failed("a | b\nc".into()), duration: Duration::from_millis(1500) });
+        r.fact("replica 0 hole length", "31.0s");
+        let md = render("local", &[r]);
+        assert!(md.contains("**0 passed, 1 failed, 0 skipped**"), "{md}");
+        assert!(md.contains("| `ha_dedup` | x | ❌ failed | 1.5s | a \\| b<br>c |"), "{md}");
+        assert!(md.contains("| `ha_dedup` | replica 0 hole length | 31.0s |"), "{md}");
+    }
+}

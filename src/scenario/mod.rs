@@ -1,0 +1,120 @@
+//! Scenarios by stable id, and what they report.
+
+pub mod ha_dedup;
+
+use std::time::{Duration, Instant};
+
+use crate::platform::Platform;
+
+/// How one check ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Passed,
+    /// What was expected, what was seen: words a person can act on.
+    Failed(String),
+    /// Why it could not run, and how to get what it needs.
+    Skipped(String),
+}
+
+/// One check of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckReport {
+    pub name: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+/// Everything a scenario run found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioReport {
+    pub id: String,
+    pub checks: Vec<CheckReport>,
+    /// Measured facts worth a line in the report (e.g. a hole's span).
+    pub facts: Vec<(String, String)>,
+    pub duration: Duration,
+}
+
+impl ScenarioReport {
+    /// An empty report for scenario `id`.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            checks: Vec::new(),
+            facts: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// A report whose every check is skipped for `reason`.
+    pub fn skipped(id: &str, reason: &str) -> Self {
+        let mut r = Self::new(id);
+        r.checks.push(CheckReport {
+            name: id.to_owned(),
+            outcome: Outcome::Skipped(reason.to_owned()),
+            duration: Duration::ZERO,
+        });
+        r
+    }
+
+    /// Records a check's result.
+    pub fn check(&mut self, name: &str, started: Instant, result: Result<(), String>) {
+        self.checks.push(CheckReport {
+            name: name.to_owned(),
+            outcome: match result {
+                Ok(()) => Outcome::Passed,
+                Err(e) => Outcome::Failed(e),
+            },
+            duration: started.elapsed(),
+        });
+    }
+
+    /// Records a measured fact.
+    pub fn fact(&mut self, key: &str, value: impl Into<String>) {
+        self.facts.push((key.to_owned(), value.into()));
+    }
+
+    /// True when no check failed.
+    pub fn passed(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// The failed checks with their messages.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.checks.iter().filter_map(|c| match &c.outcome {
+            Outcome::Failed(m) => Some((c.name.as_str(), m.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The message of the failed check named `name`, if it failed.
+    pub fn failure_of(&self, name: &str) -> Option<&str> {
+        self.failures().find(|(n, _)| *n == name).map(|(_, m)| m)
+    }
+}
+
+/// Every scenario id this build can run, in suite order.
+pub const IDS: &[&str] = &[ha_dedup::ID];
+
+/// Ids from the design that later work will add; asking for one says so.
+pub const PLANNED: &[&str] = &[
+    "blocks_in_bucket",
+    "history_from_bucket",
+    "compactor",
+    "object_storage_outage",
+    "logs",
+    "log_chunks_in_bucket",
+    "alerting",
+    "upgrade",
+    "heap_profile",
+];
+
+/// Runs scenario `id` on `platform`.
+pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
+    let started = Instant::now();
+    let mut report = match id {
+        ha_dedup::ID => ha_dedup::run(platform, &ha_dedup::Params::default()).await,
+        other => ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet")),
+    };
+    report.duration = started.elapsed();
+    report
+}

@@ -1,0 +1,211 @@
+//! Rendered configuration files and command lines for each component.
+//! Pure functions: the platform decides ports and directories.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::client::objstore::S3Target;
+
+/// The `external_labels` and scrape settings of one Prometheus replica.
+#[derive(Debug, Clone)]
+pub struct PrometheusConfig {
+    pub cluster: String,
+    pub replica_label: String,
+    pub replica: String,
+    pub scrape_interval: Duration,
+    pub exporter_target: String,
+}
+
+fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+impl PrometheusConfig {
+    /// `prometheus.yml`.
+    pub fn render(&self) -> String {
+        let interval = go_duration(self.scrape_interval);
+        format!(
+            "# Rendered by stackproof.\n\
+             global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n  evaluation_interval: {interval}\n  external_labels:\n    cluster: {cluster:?}\n    {rl}: {replica:?}\n\
+             scrape_configs:\n  - job_name: stackproof-exporter\n    honor_timestamps: true\n    static_configs:\n      - targets: [{target:?}]\n",
+            cluster = self.cluster,
+            rl = self.replica_label,
+            replica = self.replica,
+            target = self.exporter_target,
+        )
+    }
+}
+
+/// Prometheus' command line.
+pub fn prometheus_args(config: &Path, data: &Path, port: u16, block: Duration) -> Vec<String> {
+    let block = go_duration(block);
+    vec![
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", data.display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        // The sidecar wants min == max: Prometheus must not compact, the
+        // compactor does that from the bucket.
+        format!("--storage.tsdb.min-block-duration={block}"),
+        format!("--storage.tsdb.max-block-duration={block}"),
+        "--storage.tsdb.retention.time=1d".into(),
+        "--web.enable-lifecycle".into(),
+        "--log.level=info".into(),
+    ]
+}
+
+/// Thanos objstore YAML for S3. Contains the secret key: write it 0600 and
+/// render the redacted form for reports.
+pub fn thanos_objstore(t: &S3Target) -> String {
+    format!(
+        "type: S3\nconfig:\n  bucket: {bucket:?}\n  endpoint: {endpoint:?}\n  region: {region:?}\n  access_key: {ak:?}\n  secret_key: {sk:?}\n  insecure: {insecure}\n  bucket_lookup_type: path\n",
+        bucket = t.bucket,
+        endpoint = t.endpoint,
+        region = t.region,
+        ak = t.credentials.access_key,
+        sk = t.credentials.secret_key,
+        insecure = t.insecure,
+    )
+}
+
+/// Ports of one Thanos component.
+#[derive(Debug, Clone, Copy)]
+pub struct ThanosPorts {
+    pub http: u16,
+    pub grpc: u16,
+}
+
+fn thanos_common(ports: ThanosPorts) -> Vec<String> {
+    vec![
+        format!("--http-address=127.0.0.1:{}", ports.http),
+        format!("--grpc-address=127.0.0.1:{}", ports.grpc),
+        "--log.level=info".into(),
+    ]
+}
+
+/// `thanos sidecar` for one replica.
+pub fn sidecar_args(ports: ThanosPorts, prom_port: u16, tsdb: &Path, objstore: &Path) -> Vec<String> {
+    let mut a = vec!["sidecar".to_owned()];
+    a.extend(thanos_common(ports));
+    a.extend([
+        format!("--prometheus.url=http://127.0.0.1:{prom_port}"),
+        format!("--tsdb.path={}", tsdb.display()),
+        format!("--objstore.config-file={}", objstore.display()),
+    ]);
+    a
+}
+
+/// `thanos store` (store gateway) with a short sync period: its default of
+/// 15 min would keep new blocks invisible for the length of a test.
+pub fn store_args(ports: ThanosPorts, data: &Path, objstore: &Path) -> Vec<String> {
+    let mut a = vec!["store".to_owned()];
+    a.extend(thanos_common(ports));
+    a.extend([
+        format!("--data-dir={}", data.display()),
+        format!("--objstore.config-file={}", objstore.display()),
+        "--sync-block-duration=3s".into(),
+        "--consistency-delay=0s".into(),
+    ]);
+    a
+}
+
+/// `thanos query` over `endpoints` (gRPC `host:port`), deduplicating on each
+/// of `replica_labels` (none: no deduplication).
+pub fn query_args(ports: ThanosPorts, endpoints: &[String], replica_labels: &[String]) -> Vec<String> {
+    let mut a = vec!["query".to_owned()];
+    a.extend(thanos_common(ports));
+    a.extend(endpoints.iter().map(|e| format!("--endpoint={e}")));
+    a.extend(replica_labels.iter().map(|l| format!("--query.replica-label={l}")));
+    // Stores are polled for their label sets this often: keep it short so a
+    // restarted replica is seen again quickly.
+    a.push("--store.sd-interval=1s".into());
+    a
+}
+
+/// `weed mini`: master, volume, filer and S3 in one process, every port
+/// explicit (a busy default port would be moved silently).
+pub fn seaweedfs_args(dir: &Path, p: &SeaweedPorts) -> Vec<String> {
+    vec![
+        "mini".into(),
+        format!("-dir={}", dir.display()),
+        "-ip=127.0.0.1".into(),
+        "-ip.bind=127.0.0.1".into(),
+        format!("-master.port={}", p.master),
+        format!("-master.port.grpc={}", p.master_grpc),
+        format!("-volume.port={}", p.volume),
+        format!("-volume.port.grpc={}", p.volume_grpc),
+        format!("-filer.port={}", p.filer),
+        format!("-filer.port.grpc={}", p.filer_grpc),
+        format!("-s3.port={}", p.s3),
+        format!("-s3.port.grpc={}", p.s3_grpc),
+        "-s3.port.iceberg=0".into(),
+        "-webdav=false".into(),
+        "-admin.ui=false".into(),
+    ]
+}
+
+/// The ports SeaweedFS listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct SeaweedPorts {
+    pub master: u16,
+    pub master_grpc: u16,
+    pub volume: u16,
+    pub volume_grpc: u16,
+    pub filer: u16,
+    pub filer_grpc: u16,
+    pub s3: u16,
+    pub s3_grpc: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::objstore::S3Credentials;
+
+    #[test]
+    fn prometheus_config_carries_external_labels_and_interval() {
+        let c = PrometheusConfig {
+            cluster: "stackproof".into(),
+            replica_label: "replica".into(),
+            replica: "1".into(),
+            scrape_interval: Duration::from_secs(1),
+            exporter_target: "127.0.0.1:4000".into(),
+        };
+        let y = c.render();
+        assert!(y.contains("scrape_interval: 1s"), "{y}");
+        assert!(y.contains("cluster: \"stackproof\"\n    replica: \"1\""), "{y}");
+        assert!(y.contains("targets: [\"127.0.0.1:4000\"]"), "{y}");
+    }
+
+    #[test]
+    fn block_durations_are_equal_and_addresses_are_loopback() {
+        let a = prometheus_args(Path::new("/c"), Path::new("/d"), 9, Duration::from_secs(30));
+        assert!(a.contains(&"--storage.tsdb.min-block-duration=30s".to_owned()));
+        assert!(a.contains(&"--storage.tsdb.max-block-duration=30s".to_owned()));
+        assert!(a.contains(&"--web.listen-address=127.0.0.1:9".to_owned()));
+        let q = query_args(ThanosPorts { http: 1, grpc: 2 }, &["127.0.0.1:3".into()], &["replica".into()]);
+        assert!(q.contains(&"--query.replica-label=replica".to_owned()));
+        assert!(q.iter().filter(|x| x.contains("address=")).all(|x| x.contains("127.0.0.1:")));
+        let none = query_args(ThanosPorts { http: 1, grpc: 2 }, &[], &[]);
+        assert!(!none.iter().any(|x| x.contains("replica-label")));
+    }
+
+    #[test]
+    fn objstore_endpoint_has_no_scheme() {
+        let t = S3Target {
+            endpoint: "127.0.0.1:8333".into(),
+            bucket: "b".into(),
+            region: "us-east-1".into(),
+            insecure: true,
+            credentials: S3Credentials { access_key: "ak".into(), secret_key: "sk".into() },
+        };
+        let y = thanos_objstore(&t);
+        assert!(y.contains("endpoint: \"127.0.0.1:8333\""), "{y}");
+        assert!(y.contains("insecure: true"));
+        assert!(!y.contains("http://"));
+    }
+}

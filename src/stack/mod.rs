@@ -1,0 +1,3 @@
+//! How each component is configured and started.
+
+pub mod config;
