@@ -118,11 +118,13 @@ pub fn store_args(ports: ThanosPorts, data: &Path, objstore: &Path) -> Vec<Strin
 pub fn query_args(ports: ThanosPorts, endpoints: &[String], replica_labels: &[String]) -> Vec<String> {
     let mut a = vec!["query".to_owned()];
     a.extend(thanos_common(ports));
-    a.extend(endpoints.iter().map(|e| format!("--endpoint={e}")));
+    // `--endpoint` is deprecated in v0.42: endpoints go in an SD config.
+    let mut sd = String::from("endpoints:\n");
+    for e in endpoints {
+        sd.push_str(&format!("  - address: {e:?}\n"));
+    }
+    a.push(format!("--endpoint.sd-config={sd}"));
     a.extend(replica_labels.iter().map(|l| format!("--query.replica-label={l}")));
-    // Stores are polled for their label sets this often: keep it short so a
-    // restarted replica is seen again quickly.
-    a.push("--store.sd-interval=1s".into());
     a
 }
 
@@ -143,6 +145,13 @@ pub fn seaweedfs_args(dir: &Path, p: &SeaweedPorts) -> Vec<String> {
         format!("-s3.port={}", p.s3),
         format!("-s3.port.grpc={}", p.s3_grpc),
         "-s3.port.iceberg=0".into(),
+        "-s3.port.lance=0".into(),
+        // Its sockets default to /tmp/seaweedfs-*.sock: keep them in the run
+        // dir so they go with it.
+        format!("-filer.localSocket={}", dir.join("filer.sock").display()),
+        format!("-s3.localSocket={}", dir.join("s3.sock").display()),
+        // Telemetry would call an outside host: off.
+        "-master.telemetry=false".into(),
         "-webdav=false".into(),
         "-admin.ui=false".into(),
     ]
