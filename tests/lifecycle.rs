@@ -91,9 +91,12 @@ fn sigterm_to_the_harness_stops_every_component() {
 
 #[tokio::test]
 async fn a_missing_binary_is_named_with_the_install_script() {
-    let text = std::fs::read_to_string(stackproof::versions::default_versions_path())
-        .unwrap()
-        .replace("version = \"v0.42.4\"", "version = \"v0.0.0-not-installed\"");
+    let text = std::fs::read_to_string(stackproof::versions::default_versions_path()).unwrap();
+    // Point the [thanos] table at a version that is not installed.
+    let (head, tail) = text.split_at(text.find("[thanos]").unwrap());
+    let start = tail.find("version = \"").unwrap() + "version = \"".len();
+    let end = start + tail[start..].find('"').unwrap();
+    let text = format!("{head}{}v0.0.0-not-installed{}", &tail[..start], &tail[end..]);
     let versions = Versions::parse(&text, "test").unwrap();
     let err = LocalStack::builder().versions(versions).start().await.unwrap_err().to_string();
     assert!(err.contains("thanos v0.0.0-not-installed not found"), "{err}");

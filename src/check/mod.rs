@@ -1,4 +1,5 @@
 //! What the scenarios assert, as pure functions over observations.
 
+pub mod blocks;
 pub mod dedup;
 pub mod gaps;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape};
+use super::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape, Stores};
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 use crate::client::prom::{PromClient, QueryOptions};
 use crate::data::exporter::Exporter;
@@ -650,6 +650,27 @@ impl Platform for LocalStack {
         self.wait_bucket().await
     }
 
+    async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError> {
+        self.replica(n)?;
+        let configs = self.root.join("configs");
+        let file = if wrong {
+            let mut t = self.endpoints.s3.clone();
+            t.credentials = S3Credentials::generate();
+            let f = configs.join(format!("objstore-wrong-{n}.yml"));
+            write_private(&f, &config::thanos_objstore(&t))?;
+            f
+        } else {
+            configs.join("objstore.yml")
+        };
+        let spec = self.sidecar_spec(n, &file);
+        let http = self.http.clone();
+        let r = &mut self.replicas[n];
+        r.sidecar.terminate(Duration::from_secs(5));
+        r.sidecar.spec = spec;
+        r.sidecar.spawn()?;
+        r.sidecar.wait_ready(&http).await
+    }
+
     async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {
         let p = ThanosPorts {
             http: free_port()?,
@@ -658,10 +679,16 @@ impl Platform for LocalStack {
         let url = format!("http://127.0.0.1:{}", p.http);
         let logs = self.root.join("logs");
         let name = format!("query-extra-{}", self.extra.len());
+        let n_sidecars = self.replicas.len();
+        let endpoints: Vec<String> = match q.stores {
+            Stores::All => self.query_endpoints.clone(),
+            Stores::SidecarsOnly => self.query_endpoints[..n_sidecars].to_vec(),
+            Stores::GatewayOnly => self.query_endpoints[n_sidecars..].to_vec(),
+        };
         let mut m = Managed::new(
             ProcessSpec::new(name, &self.thanos).args(config::query_args(
                 p,
-                &self.query_endpoints,
+                &endpoints,
                 &q.replica_labels,
             )),
             &logs,
@@ -672,6 +699,9 @@ impl Platform for LocalStack {
         let res = m.wait_ready(&self.http).await;
         self.extra.push(m);
         res?;
+        if q.stores == Stores::GatewayOnly {
+            return Ok(url);
+        }
         let running: Vec<String> = self
             .replicas
             .iter()
@@ -681,6 +711,25 @@ impl Platform for LocalStack {
             .collect();
         wait_replicas_in_query(&url, &self.shape.replica_label, &running, 0).await?;
         Ok(url)
+    }
+}
+
+impl LocalStack {
+    fn sidecar_spec(&self, n: usize, objstore: &Path) -> ProcessSpec {
+        let r = &self.replicas[n];
+        let mut spec = r.sidecar.spec.clone();
+        spec.args = spec
+            .args
+            .iter()
+            .map(|a| {
+                if a.starts_with("--objstore.config-file=") {
+                    format!("--objstore.config-file={}", objstore.display())
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        spec
     }
 }
 

@@ -80,12 +80,26 @@ impl PlatformError {
     }
 }
 
+/// Which StoreAPIs an extra Thanos Query reads from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stores {
+    /// Every sidecar and the store gateway, like the stack's own query.
+    #[default]
+    All,
+    /// The sidecars only: what Prometheus still holds locally.
+    SidecarsOnly,
+    /// The store gateway only: what the bucket alone can answer.
+    GatewayOnly,
+}
+
 /// Options for an extra Thanos Query that a scenario starts beside the
 /// stack's own (e.g. one with no replica label, for a negative twin).
 #[derive(Debug, Clone, Default)]
 pub struct ExtraQuery {
     /// Labels to deduplicate on; empty: none.
     pub replica_labels: Vec<String>,
+    /// Which stores it reads.
+    pub stores: Stores,
 }
 
 /// A running stack and the faults scenarios may cause in it.
@@ -112,4 +126,7 @@ pub trait Platform: Send {
     async fn start_object_storage(&mut self) -> Result<(), PlatformError>;
     /// Starts another Thanos Query over the same stores; returns its URL.
     async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError>;
+    /// Restarts replica `n`'s sidecar with wrong object-storage credentials
+    /// (`wrong = true`) or the right ones again (`wrong = false`).
+    async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError>;
 }

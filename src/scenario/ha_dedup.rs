@@ -191,7 +191,7 @@ pub async fn twin_without_replica_label(p: &mut dyn Platform) -> ScenarioReport 
     let mut report = ScenarioReport::new("ha_dedup/twin: query without replica label");
     let shape = p.shape().clone();
     let start = now_ms();
-    let url = match p.start_extra_query(ExtraQuery { replica_labels: vec![] }).await {
+    let url = match p.start_extra_query(ExtraQuery { replica_labels: vec![], ..Default::default() }).await {
         Ok(u) => u,
         Err(e) => {
             report.check("start a Thanos Query without replica label", Instant::now(), Err(e.to_string()));

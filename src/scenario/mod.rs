@@ -1,6 +1,8 @@
 //! Scenarios by stable id, and what they report.
 
+pub mod blocks_in_bucket;
 pub mod ha_dedup;
+pub mod history_from_bucket;
 
 use std::time::{Duration, Instant};
 
@@ -93,12 +95,10 @@ impl ScenarioReport {
 }
 
 /// Every scenario id this build can run, in suite order.
-pub const IDS: &[&str] = &[ha_dedup::ID];
+pub const IDS: &[&str] = &[ha_dedup::ID, blocks_in_bucket::ID, history_from_bucket::ID];
 
 /// Ids from the design that later work will add; asking for one says so.
 pub const PLANNED: &[&str] = &[
-    "blocks_in_bucket",
-    "history_from_bucket",
     "compactor",
     "object_storage_outage",
     "logs",
@@ -108,11 +108,17 @@ pub const PLANNED: &[&str] = &[
     "heap_profile",
 ];
 
+/// How long a scenario waits for blocks in the bucket: a 30 s block is cut
+/// once the head spans 45 s (checked every minute) and shipped within 30 s.
+pub const BLOCK_WAIT: Duration = Duration::from_secs(180);
+
 /// Runs scenario `id` on `platform`.
 pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
     let started = Instant::now();
     let mut report = match id {
         ha_dedup::ID => ha_dedup::run(platform, &ha_dedup::Params::default()).await,
+        blocks_in_bucket::ID => blocks_in_bucket::run(platform, BLOCK_WAIT).await,
+        history_from_bucket::ID => history_from_bucket::run(platform, BLOCK_WAIT).await,
         other => ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet")),
     };
     report.duration = started.elapsed();

@@ -1,0 +1,334 @@
+//! `blocks_in_bucket`: every block a replica's Prometheus cuts reaches the
+//! bucket through its sidecar, complete and correctly labelled, and the store
+//! gateway alone serves its samples exactly.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::ScenarioReport;
+use crate::check::blocks::{BlockLayout, BlockMeta, check_sidecar_block, layouts};
+use crate::check::dedup::values_match;
+use crate::check::gaps::fmt_time;
+use crate::client::objstore::Objstore;
+use crate::client::prom::{PromClient, QueryOptions};
+use crate::data::exporter::{KnownSeries, now_ms};
+use crate::eventually::{Eventually, Probe};
+use crate::platform::{ExtraQuery, Platform, Stores};
+
+/// The scenario id.
+pub const ID: &str = "blocks_in_bucket";
+
+/// Check names, shared with the negative twin.
+pub mod checks {
+    pub const EVERY_REPLICA: &str = "every replica uploaded at least one block";
+    pub const LAYOUT: &str = "each block is complete: meta.json, index, chunks; labels, source and time range right";
+    pub const COUNTS: &str = "blocks in the bucket match the sidecars' upload counters";
+    pub const FROM_STORE: &str = "the store gateway alone returns every block's samples, equal to the known function";
+}
+
+/// A complete block: its layout and parsed `meta.json`.
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub layout: BlockLayout,
+    pub meta: BlockMeta,
+}
+
+/// The blocks in the bucket whose `meta.json` is there (a block without it
+/// is an upload in progress), plus the layouts of the partial ones.
+pub async fn read_blocks(store: &Objstore) -> Result<(Vec<Block>, Vec<BlockLayout>), String> {
+    let objects = store.list("").await.map_err(|e| e.to_string())?;
+    let mut done = Vec::new();
+    let mut partial = Vec::new();
+    for layout in layouts(&objects) {
+        if !layout.has_meta {
+            partial.push(layout);
+            continue;
+        }
+        let bytes = store
+            .get(&format!("{}/meta.json", layout.ulid))
+            .await
+            .map_err(|e| e.to_string())?;
+        let meta = BlockMeta::parse(&bytes).map_err(|e| format!("{}: {e}", layout.ulid))?;
+        done.push(Block { layout, meta });
+    }
+    Ok((done, partial))
+}
+
+/// Blocks per value of `replica_label`.
+pub fn by_replica<'a>(blocks: &'a [Block], replica_label: &str) -> BTreeMap<String, Vec<&'a Block>> {
+    let mut m: BTreeMap<String, Vec<&Block>> = BTreeMap::new();
+    for b in blocks {
+        if let Some(r) = b.meta.label(replica_label) {
+            m.entry(r.to_owned()).or_default().push(b);
+        }
+    }
+    m
+}
+
+/// Waits until every replica in `replicas` has at least one complete
+/// block in the bucket; on timeout the error says which ones never did.
+pub async fn wait_blocks(
+    store: &Objstore,
+    replica_label: &str,
+    replicas: &[String],
+    since_ms: i64,
+    timeout: Duration,
+) -> Result<Vec<Block>, String> {
+    Eventually::new(
+        format!("a block from each of replicas {replicas:?} in bucket '{}'", store.target().bucket),
+        timeout,
+    )
+    .max_delay(Duration::from_secs(2))
+    .until(|| async {
+        match read_blocks(store).await {
+            Ok((blocks, partial)) => {
+                let fresh: Vec<Block> = blocks.into_iter().filter(|b| b.meta.max_time > since_ms).collect();
+                let by = by_replica(&fresh, replica_label);
+                let missing: Vec<&String> = replicas.iter().filter(|r| !by.contains_key(*r)).collect();
+                if missing.is_empty() {
+                    Probe::Ready(fresh)
+                } else {
+                    Probe::NotYet(format!(
+                        "{} complete block(s), {} partial; none yet from replicas {missing:?}",
+                        fresh.len(),
+                        partial.len()
+                    ))
+                }
+            }
+            Err(e) => Probe::NotYet(e),
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Runs the scenario with a bound on the wait for blocks.
+pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
+    let mut report = ScenarioReport::new(ID);
+    let shape = p.shape().clone();
+    let store = Objstore::new(p.endpoints().s3.clone());
+    let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let started = now_ms();
+    let t = Instant::now();
+    let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await {
+        Ok(b) => {
+            report.fact("first blocks seen after", format!("{:.0}s", t.elapsed().as_secs_f64()));
+            report.check(checks::EVERY_REPLICA, t, Ok(()));
+            b
+        }
+        Err(e) => {
+            let mut msg = format!("no block uploaded in {}s: {e}", wait.as_secs());
+            for (i, c) in p.components().iter().enumerate().filter(|(_, c)| c.name.starts_with("sidecar")) {
+                let _ = i;
+                if let Some(line) = last_error_line(&c.log) {
+                    msg.push_str(&format!("\n{} says: {line}", c.name));
+                }
+            }
+            report.check(checks::EVERY_REPLICA, t, Err(msg));
+            return report;
+        }
+    };
+    // Window: blocks hold samples from the stack's start to now.
+    let window_start = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(started);
+    let window = (window_start.min(started), now_ms());
+    let t = Instant::now();
+    let problems: Vec<String> = blocks
+        .iter()
+        .filter_map(|b| {
+            check_sidecar_block(&b.layout, &b.meta, &shape.cluster, &shape.replica_label, window).err()
+        })
+        .collect();
+    report.check(
+        checks::LAYOUT,
+        t,
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) },
+    );
+    report.fact("blocks in the bucket", blocks.len().to_string());
+    let bytes: u64 = blocks.iter().map(|b| b.layout.bytes).sum();
+    let series_ms: f64 = blocks
+        .iter()
+        .map(|b| b.meta.stats.num_series as f64 * (b.meta.max_time - b.meta.min_time) as f64)
+        .sum();
+    if series_ms > 0.0 {
+        report.fact("bucket bytes per series-hour", format!("{:.0}", bytes as f64 / (series_ms / 3_600_000.0)));
+    }
+
+    let t = Instant::now();
+    report.check(checks::COUNTS, t, check_counts(p, &store, &shape.replica_label).await);
+
+    let t = Instant::now();
+    let outcome = served_like_prometheus(p, &blocks, None).await;
+    report.check(checks::FROM_STORE, t, outcome);
+    report
+}
+
+/// Reads every block's samples through the store gateway alone and
+/// compares them with `expected` (or, when None, with what the sidecars
+/// serve from Prometheus now).
+pub async fn served_like_prometheus(
+    p: &mut dyn Platform,
+    blocks: &[Block],
+    expected: Option<&BTreeMap<String, Vec<(i64, f64)>>>,
+) -> Result<(), String> {
+    let label = p.shape().replica_label.clone();
+    let owned;
+    let expected = match expected {
+        Some(e) => e,
+        None => {
+            let url = p
+                .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
+                .await
+                .map_err(|e| format!("start a Thanos Query over the sidecars alone: {e}"))?;
+            owned = samples_by_block(&url, blocks, &label).await.map_err(|e| format!("from Prometheus: {e}"))?;
+            &owned
+        }
+    };
+    let url = p
+        .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::GatewayOnly })
+        .await
+        .map_err(|e| format!("start a Thanos Query over the store gateway alone: {e}"))?;
+    let served = samples_by_block(&url, blocks, &label)
+        .await
+        .map_err(|e| format!("from the store gateway: {e}"))?;
+    compare_samples(expected, &served)
+}
+
+/// The sidecars' `thanos_shipper_uploads_total` equals the blocks in the
+/// bucket per replica (polled: an upload may be between the two reads).
+async fn check_counts(p: &dyn Platform, store: &Objstore, replica_label: &str) -> Result<(), String> {
+    let sidecars = p.endpoints().sidecars.clone();
+    Eventually::new("sidecar upload counters to match the bucket", Duration::from_secs(40))
+        .until(|| async {
+            let (blocks, _) = match read_blocks(store).await {
+                Ok(b) => b,
+                Err(e) => return Probe::NotYet(e),
+            };
+            let by = by_replica(&blocks, replica_label);
+            let mut diffs = Vec::new();
+            for (i, url) in sidecars.iter().enumerate() {
+                let uploaded = match PromClient::new(url).own_metric("thanos_shipper_uploads_total", &[]).await {
+                    Ok(v) => v.unwrap_or(0.0) as usize,
+                    Err(e) => return Probe::NotYet(e.to_string()),
+                };
+                let in_bucket = by.get(&i.to_string()).map_or(0, Vec::len);
+                // A restarted sidecar counts from zero: it can only be fewer.
+                if uploaded > in_bucket {
+                    diffs.push(format!("replica {i}: sidecar counted {uploaded} uploads, bucket holds {in_bucket}"));
+                }
+                if in_bucket == 0 {
+                    diffs.push(format!("replica {i}: no block in the bucket"));
+                }
+            }
+            if diffs.is_empty() { Probe::Ready(()) } else { Probe::NotYet(diffs.join("; ")) }
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Raw samples of every known series of each block's replica over the
+/// block's range, keyed by `<ulid> <selector>`, read through `query_url`.
+/// Polls until every key has samples (a store gateway loads new blocks on
+/// its next sync).
+pub async fn samples_by_block(
+    query_url: &str,
+    blocks: &[Block],
+    replica_label: &str,
+) -> Result<BTreeMap<String, Vec<(i64, f64)>>, String> {
+    let client = PromClient::new(query_url);
+    let keys: Vec<(String, String, i64, i64)> = blocks
+        .iter()
+        .filter_map(|b| Some((b, b.meta.label(replica_label)?)))
+        .flat_map(|(b, r)| {
+            KnownSeries::ALL.into_iter().map(move |k| {
+                let sel = format!("{}{{{replica_label}=\"{r}\"}}", k.metric());
+                (format!("{} {sel}", b.layout.ulid), sel, b.meta.min_time, b.meta.max_time - 1)
+            })
+        })
+        .collect();
+    Eventually::new(format!("samples of {} block series through {query_url}", keys.len()), Duration::from_secs(60))
+        .until(|| async {
+            let mut out = BTreeMap::new();
+            for (key, sel, start, end) in &keys {
+                match client.raw_samples(sel, *start, *end, &QueryOptions::strict_raw()).await {
+                    Ok(r) if r.series.len() == 1 && !r.series[0].samples.is_empty() => {
+                        out.insert(key.clone(), r.series[0].samples.clone());
+                    }
+                    Ok(r) => return Probe::NotYet(format!("{key}: {} series with samples", r.series.iter().filter(|s| !s.samples.is_empty()).count())),
+                    Err(e) => return Probe::NotYet(format!("{key}: {e}")),
+                }
+            }
+            Probe::Ready(out)
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Compares what the store gateway served with what Prometheus held, key by
+/// key, and checks every value against the known function.
+pub fn compare_samples(
+    expected: &BTreeMap<String, Vec<(i64, f64)>>,
+    served: &BTreeMap<String, Vec<(i64, f64)>>,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (key, want) in expected {
+        let got = served.get(key).map(Vec::as_slice).unwrap_or(&[]);
+        if got != want.as_slice() {
+            let missing: Vec<i64> = want.iter().filter(|s| !got.contains(s)).map(|s| s.0).collect();
+            let extra = got.iter().filter(|s| !want.contains(s)).count();
+            problems.push(format!(
+                "{key}: served {} samples, Prometheus had {}; {} missing{}, {extra} unexpected",
+                got.len(),
+                want.len(),
+                missing.len(),
+                missing.first().map_or(String::new(), |t| format!(" (first at {})", fmt_time(*t)))
+            ));
+        }
+        let metric = key.split_whitespace().nth(1).and_then(|s| s.split('{').next()).unwrap_or("");
+        if let Some(known) = KnownSeries::from_metric(metric) {
+            let series = crate::client::prom::Series { labels: BTreeMap::new(), samples: got.to_vec() };
+            if let Err(e) = values_match(&series, known) {
+                problems.push(format!("{key}: {e}"));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+}
+
+/// The last warning or error line of a component's log.
+pub fn last_error_line(log: &std::path::Path) -> Option<String> {
+    let tail = crate::process::tail_lines(log, 400);
+    tail.lines()
+        .rev()
+        .find(|l| l.contains("level=warn") || l.contains("level=error"))
+        .map(|l| l.chars().take(400).collect())
+}
+
+/// Negative twin: replica 1's sidecar has wrong credentials; the harness
+/// must report "no block uploaded in N s" with the sidecar's error line.
+pub async fn twin_wrong_credentials(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
+    let mut report = ScenarioReport::new("blocks_in_bucket/twin: wrong credentials");
+    let shape = p.shape().clone();
+    let t = Instant::now();
+    if let Err(e) = p.sidecar_credentials(1, true).await {
+        report.check("break replica 1's sidecar credentials", t, Err(e.to_string()));
+        return report;
+    }
+    let since = now_ms();
+    let store = Objstore::new(p.endpoints().s3.clone());
+    let outcome = match wait_blocks(&store, &shape.replica_label, &["1".to_owned()], since, wait).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let mut msg = format!("no block uploaded in {}s by replica 1: {e}", wait.as_secs());
+            let comps = p.components();
+            if let Some(line) = comps.iter().find(|c| c.name == "sidecar-1").and_then(|c| last_error_line(&c.log)) {
+                msg.push_str(&format!("\nsidecar-1 says: {line}"));
+            }
+            Err(msg)
+        }
+    };
+    report.check(checks::EVERY_REPLICA, t, outcome);
+    if let Err(e) = p.sidecar_credentials(1, false).await {
+        report.check("restore replica 1's sidecar credentials", Instant::now(), Err(e.to_string()));
+    }
+    report
+}

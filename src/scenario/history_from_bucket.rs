@@ -1,0 +1,135 @@
+//! `history_from_bucket`: with both replicas' local data gone, Thanos Query
+//! over the store gateway alone returns the exact old samples.
+
+use std::time::{Duration, Instant};
+
+use super::ScenarioReport;
+use super::blocks_in_bucket::{Block, samples_by_block, served_like_prometheus, wait_blocks};
+
+type Samples = std::collections::BTreeMap<String, Vec<(i64, f64)>>;
+use crate::check::gaps::fmt_time;
+use crate::client::objstore::Objstore;
+use crate::client::prom::{PromClient, QueryOptions};
+use crate::data::exporter::KnownSeries;
+use crate::platform::{ExtraQuery, Platform, Stores};
+
+/// The scenario id.
+pub const ID: &str = "history_from_bucket";
+
+/// Check names, shared with the negative twin.
+pub mod checks {
+    pub const SERVED: &str = "with local data removed, every uploaded range is served exactly from the bucket";
+}
+
+/// Removes both replicas' data after their blocks are uploaded, checks the
+/// store gateway answers for the uploaded range, then brings the replicas
+/// back (empty) so later scenarios have a running stack.
+pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
+    let mut report = ScenarioReport::new(ID);
+    let Some((blocks, before)) = remove_local_data(p, wait, &mut report).await else {
+        return report;
+    };
+    let t = Instant::now();
+    let outcome = served_like_prometheus(p, &blocks, Some(&before)).await;
+    report.check(checks::SERVED, t, outcome);
+    restore(p, &mut report).await;
+    report
+}
+
+/// Waits for blocks from every replica, notes the uploaded range and what
+/// Prometheus holds for it, kills the replicas and deletes their data.
+/// None when that failed (recorded).
+async fn remove_local_data(
+    p: &mut dyn Platform,
+    wait: Duration,
+    report: &mut ScenarioReport,
+) -> Option<(Vec<Block>, Samples)> {
+    let shape = p.shape().clone();
+    let store = Objstore::new(p.endpoints().s3.clone());
+    let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let t = Instant::now();
+    let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await {
+        Ok(b) => b,
+        Err(e) => {
+            report.check("blocks uploaded before the data is removed", t, Err(e));
+            return None;
+        }
+    };
+    let min = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(0);
+    let max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(0);
+    report.fact("uploaded range", format!("{} → {}", fmt_time(min), fmt_time(max)));
+    report.fact("blocks", blocks.len().to_string());
+    let label = shape.replica_label.clone();
+    let before = match p
+        .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
+        .await
+    {
+        Ok(url) => samples_by_block(&url, &blocks, &label).await,
+        Err(e) => Err(e.to_string()),
+    };
+    let before = match before {
+        Ok(b) => b,
+        Err(e) => {
+            report.check("read the uploaded range from Prometheus first", t, Err(e));
+            return None;
+        }
+    };
+    for i in 0..shape.replicas {
+        if let Err(e) = p.remove_replica_data(i).await {
+            report.check("remove the replicas' local data", t, Err(e.to_string()));
+            return None;
+        }
+    }
+    Some((blocks, before))
+}
+
+async fn restore(p: &mut dyn Platform, report: &mut ScenarioReport) {
+    for i in 0..p.shape().replicas {
+        if let Err(e) = p.restart_replica(i).await {
+            report.check("bring the replicas back", Instant::now(), Err(e.to_string()));
+        }
+    }
+}
+
+/// Negative twin: with local data removed and no store gateway, the
+/// uploaded range is missing, and the harness names it.
+pub async fn twin_without_store_gateway(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
+    let mut report = ScenarioReport::new("history_from_bucket/twin: no store gateway");
+    let Some((blocks, _)) = remove_local_data(p, wait, &mut report).await else {
+        return report;
+    };
+    restore(p, &mut report).await;
+    let shape = p.shape().clone();
+    let t = Instant::now();
+    let outcome = match p
+        .start_extra_query(ExtraQuery {
+            replica_labels: vec![shape.replica_label.clone()],
+            stores: Stores::SidecarsOnly,
+        })
+        .await
+    {
+        Ok(url) => missing_ranges(&url, &blocks).await,
+        Err(e) => Err(format!("start a Thanos Query over the sidecars alone: {e}")),
+    };
+    report.check(checks::SERVED, t, outcome);
+    report
+}
+
+/// Names each uploaded range for which the query returns no sample at all.
+async fn missing_ranges(url: &str, blocks: &[Block]) -> Result<(), String> {
+    let client = PromClient::new(url);
+    let metric = KnownSeries::Gauge.metric();
+    let min = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(0);
+    let max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(0) - 1;
+    match client.raw_samples(metric, min, max, &QueryOptions::strict_dedup()).await {
+        Err(e) => Err(format!("query {metric}: {e}")),
+        Ok(r) if r.series.iter().all(|s| s.samples.is_empty()) => Err(format!(
+            "the uploaded range {} → {} ({:.0}s) is missing: no sample of {metric} in it; \
+             is a store gateway reading the bucket?",
+            fmt_time(min),
+            fmt_time(max),
+            (max - min) as f64 / 1000.0
+        )),
+        Ok(_) => Ok(()),
+    }
+}
