@@ -31,6 +31,8 @@ pub struct Component {
     pub package: Option<String>,
     #[serde(default)]
     pub stub_dirs: Option<String>,
+    #[serde(default)]
+    pub tags: Option<String>,
 }
 
 /// Errors reading the versions file or finding a binary it pins.

@@ -52,7 +52,7 @@ mod tests {
             duration: Duration::from_secs(3),
         };
         let xml = render("stackproof", &[r]);
-        assert!(xml.contains(r#"<testsuite name="ha_dedup" tests="3" disabled="0" errors="0" failures="1""#), "{xml}");
+        assert!(xml.contains(r#"<testsuite name="ha_dedup" tests="3" disabled="1" errors="0" failures="1""#), "{xml}");
         assert!(xml.contains(r#"<failure message="2 series where 1 expected""#), "{xml}");
         assert!(xml.contains(r#"<skipped message="needs Docker""#), "{xml}");
     }
