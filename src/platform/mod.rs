@@ -2,6 +2,8 @@
 //! scenarios the endpoints and the faults they may cause; scenarios never know
 //! which platform they run on.
 
+pub mod cluster;
+pub mod kind;
 pub mod local;
 
 use std::path::PathBuf;
