@@ -233,6 +233,7 @@ impl ClusterPlatform {
             releases: vec![kopts.fullname.clone(), pins::LOKI.release.to_owned()],
             kubeconfig,
             context: opts.context,
+            tool_dir: None,
         };
         eprintln!("stackproof: deploying into namespace {}", guard.namespace);
         let stack = KubeStack::deploy(client, kopts).await?;
@@ -252,6 +253,11 @@ impl ClusterPlatform {
     /// The stack (Loki and Alertmanager URLs, log collection).
     pub fn stack(&self) -> &KubeStack {
         &self.stack
+    }
+
+    /// Time from start until the stack was ready.
+    pub fn ready_after(&self) -> Duration {
+        self.stack.ready_after()
     }
 }
 

@@ -269,10 +269,49 @@ pub async fn create_namespace(client: &Client, ns: &str, run_id: &str) -> Result
     }
 }
 
+/// One line per pod in `ns`: name, phase, readiness and waiting reasons.
+pub async fn pod_summary(client: &Client, ns: &str) -> String {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    match pods.list(&kube::api::ListParams::default()).await {
+        Err(e) => format!("(could not list pods: {e})"),
+        Ok(list) if list.items.is_empty() => "(no pods)".into(),
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|p| {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                match wait::pod_ready(Some(p)) {
+                    Ok(()) => format!("{name}: ready"),
+                    Err(why) => format!("{name}: {why}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 impl KubeStack {
     /// Deploys the stack into a new namespace and waits until both
     /// replicas' data is queryable through Thanos Query.
+    ///
+    /// On failure the error carries every pod's state in the namespace
+    /// (phase, readiness, why a container waits), read before anything is
+    /// cleaned up.
     pub async fn deploy(client: Client, opts: KubeStackOptions) -> Result<Self, KubeError> {
+        let ns = opts.namespace();
+        match Self::deploy_inner(client.clone(), opts).await {
+            Ok(s) => Ok(s),
+            // A namespace that was not ours holds nothing of this run.
+            Err(e @ KubeError::Env { .. }) => Err(e),
+            Err(e) => Err(KubeError::Deploy {
+                pods: pod_summary(&client, &ns).await,
+                namespace: ns,
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    async fn deploy_inner(client: Client, opts: KubeStackOptions) -> Result<Self, KubeError> {
         let started = Instant::now();
         let ns = opts.namespace();
         let names = Names::new(&opts.fullname);
@@ -948,6 +987,8 @@ pub struct NamespaceGuard {
     pub kubeconfig: PathBuf,
     /// Context in it.
     pub context: Option<String>,
+    /// Where helm and kubectl are (None: PATH).
+    pub tool_dir: Option<PathBuf>,
 }
 
 impl NamespaceGuard {
@@ -961,7 +1002,12 @@ impl NamespaceGuard {
         let mut cmds: Vec<(String, Vec<String>)> = self
             .releases
             .iter()
-            .map(|r| ("helm".to_owned(), helm::uninstall_args(r, &t)))
+            .map(|r| {
+                (
+                    super::cmd::program_in(self.tool_dir.as_deref(), "helm"),
+                    helm::uninstall_args(r, &t),
+                )
+            })
             .collect();
         let mut k = vec![
             "delete".to_owned(),
@@ -976,7 +1022,10 @@ impl NamespaceGuard {
             k.push("--context".into());
             k.push(c.clone());
         }
-        cmds.push(("kubectl".to_owned(), k));
+        cmds.push((
+            super::cmd::program_in(self.tool_dir.as_deref(), "kubectl"),
+            k,
+        ));
         cmds
     }
 }
@@ -1026,28 +1075,28 @@ mod tests {
     }
 
     #[test]
-    fn cleanup_uninstalls_releases_then_deletes_the_namespace() {
+    fn cleanup_uninstalls_releases_then_deletes_the_namespace_on_drop() {
+        if crate::process::keep_requested() {
+            eprintln!("STACKPROOF_KEEP is set: drop deletes nothing, not tested");
+            return;
+        }
+        let tools = super::super::cmd::tests::recording_tools(&["helm", "kubectl"]);
         let g = NamespaceGuard {
             namespace: "stackproof-r1".into(),
             releases: vec!["sp-r1".into(), "stackproof-loki".into()],
             kubeconfig: "/home/u/.kube/config".into(),
             context: Some("staging".into()),
+            tool_dir: Some(tools.path().to_owned()),
         };
-        let lines: Vec<String> = g
-            .cleanup_commands()
-            .iter()
-            .map(|(p, a)| crate::platform::kind::cmd::command_line(p, a))
-            .collect();
+        drop(g);
         assert_eq!(
-            lines,
+            super::super::cmd::tests::recorded(&tools),
             [
                 "helm uninstall sp-r1 --ignore-not-found --namespace stackproof-r1 --kubeconfig /home/u/.kube/config --kube-context staging",
                 "helm uninstall stackproof-loki --ignore-not-found --namespace stackproof-r1 --kubeconfig /home/u/.kube/config --kube-context staging",
                 "kubectl delete namespace stackproof-r1 --ignore-not-found --wait=false --kubeconfig /home/u/.kube/config --context staging",
             ]
         );
-        // Dropping it here (no helm, no cluster) must not panic.
-        std::mem::forget(g);
     }
 
     #[test]
@@ -1101,6 +1150,42 @@ mod tests {
             assert_eq!(got, labels);
             assert_eq!(dep["metadata"]["name"], "stackproof-thanos-query-extra-0");
         }
+    }
+
+    #[tokio::test]
+    async fn a_failed_deploy_says_which_pods_were_not_ready() {
+        let api = mock::serve(|req| match (req.method.as_str(), req.path.as_str()) {
+            ("POST", "/api/v1/namespaces") => Reply::object_for(req),
+            // The Secret cannot be written: deploy stops there.
+            ("PATCH", _) => Reply::status(403),
+            ("GET", "/api/v1/namespaces/stackproof-r1/pods") => Reply::list(
+                "PodList",
+                vec![json!({"metadata": {"name": "stackproof-s3-abc"},
+                            "status": {"phase": "Pending", "containerStatuses": [{
+                                "name": "minio", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                                "state": {"waiting": {"reason": "ErrImagePull"}}}]}})],
+            ),
+            _ => Reply::status(404),
+        });
+        let mut stack = stack_on(api.client.clone());
+        stack.opts.run_dir = tempfile::tempdir().unwrap().keep();
+        let e = match KubeStack::deploy(api.client.clone(), stack.opts.clone()).await {
+            Ok(_) => panic!("deploy succeeded against a forbidding API"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.starts_with(
+                "deploying into namespace stackproof-r1: apply secret stackproof-r1/stackproof-s3:"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "pods: stackproof-s3-abc: phase Pending, not ready (waiting: minio ErrImagePull)"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("STACKPROOF_KEEP=1"), "{e}");
     }
 
     #[tokio::test]

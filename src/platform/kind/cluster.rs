@@ -95,6 +95,8 @@ pub struct KindCluster {
     /// Created by this run and not to be reused: deleted on drop.
     owned: bool,
     kubeconfig: PathBuf,
+    /// Where `kind` is (None: PATH).
+    tool_dir: Option<PathBuf>,
 }
 
 impl KindCluster {
@@ -120,6 +122,7 @@ impl KindCluster {
             name: name.clone(),
             owned,
             kubeconfig: kubeconfig.clone(),
+            tool_dir: None,
         };
         if existing.lines().any(|l| l.trim() == name) {
             eprintln!("stackproof: reusing kind cluster {name}");
@@ -244,7 +247,8 @@ impl Drop for KindCluster {
             );
             return;
         }
-        if let Err(e) = cmd::run_blocking("kind", &delete_args(&self.name, &self.kubeconfig)) {
+        let kind = cmd::program_in(self.tool_dir.as_deref(), "kind");
+        if let Err(e) = cmd::run_blocking(&kind, &delete_args(&self.name, &self.kubeconfig)) {
             eprintln!(
                 "stackproof: could not delete kind cluster {}: {e}\nhint: kind delete cluster --name {}",
                 self.name, self.name
@@ -281,6 +285,27 @@ mod tests {
         assert_eq!(
             cmd::command_line("kind", &d),
             "kind delete cluster --name stackproof-ab12cd --kubeconfig /run/kubeconfig"
+        );
+    }
+
+    #[test]
+    fn dropping_an_owned_cluster_deletes_it_and_a_reused_one_is_left() {
+        if keep_requested() {
+            eprintln!("STACKPROOF_KEEP is set: drop deletes nothing, not tested");
+            return;
+        }
+        let tools = cmd::tests::recording_tools(&["kind"]);
+        let cluster = |name: &str, owned| KindCluster {
+            name: name.into(),
+            owned,
+            kubeconfig: "/run/kubeconfig".into(),
+            tool_dir: Some(tools.path().to_owned()),
+        };
+        drop(cluster("stackproof-ab12cd", true));
+        drop(cluster("mine", false));
+        assert_eq!(
+            cmd::tests::recorded(&tools),
+            ["kind delete cluster --name stackproof-ab12cd --kubeconfig /run/kubeconfig"]
         );
     }
 

@@ -69,6 +69,15 @@ pub fn run_blocking(program: &str, args: &[String]) -> Result<(), KubeError> {
     }
 }
 
+/// `program` itself, or inside `dir` when one is given (tests point the
+/// cleanup paths at recording stand-ins this way).
+pub fn program_in(dir: Option<&std::path::Path>, program: &str) -> String {
+    match dir {
+        Some(d) => d.join(program).display().to_string(),
+        None => program.to_owned(),
+    }
+}
+
 /// Whether `program` is an executable on PATH.
 pub fn on_path(program: &str) -> bool {
     find_in(program, &std::env::var_os("PATH").unwrap_or_default()).is_some()
@@ -124,7 +133,7 @@ fn tail(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[tokio::test]
@@ -160,6 +169,33 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.to_string().contains("no exit after 0s, killed"), "{e}");
+    }
+
+    /// A directory with stand-ins for `names` that append their command
+    /// line to `calls.log` in it.
+    pub(crate) fn recording_tools(names: &[&str]) -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls.log");
+        for n in names {
+            let p = dir.path().join(n);
+            std::fs::write(
+                &p,
+                format!("#!/bin/sh\necho \"{n} $*\" >> '{}'\n", log.display()),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        dir
+    }
+
+    /// What the stand-ins recorded, one command per line.
+    pub(crate) fn recorded(dir: &tempfile::TempDir) -> Vec<String> {
+        std::fs::read_to_string(dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]

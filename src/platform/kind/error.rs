@@ -32,6 +32,18 @@ pub enum KubeError {
         /// The watcher's error.
         message: String,
     },
+    /// Deploying the stack failed; the pods' state when it did.
+    #[error(
+        "deploying into namespace {namespace}: {source}\n  pods: {pods}\n  hint: STACKPROOF_KEEP=1 keeps the cluster and namespace to look at"
+    )]
+    Deploy {
+        /// The run's namespace.
+        namespace: String,
+        /// What failed.
+        source: Box<KubeError>,
+        /// One line per pod: name, phase, readiness, waiting reasons.
+        pods: String,
+    },
     /// A port-forward's WebSocket failed.
     #[error("port-forward to {target}: {message}")]
     PortForward {

@@ -73,9 +73,20 @@ impl Reply {
         };
         // namespaces/<ns>/<plural>/<name>
         let (plural, name) = match rest {
-            ["namespaces", _, plural, name, ..] => (*plural, *name),
-            [plural, name, ..] => (*plural, *name),
-            _ => ("", ""),
+            ["namespaces", _, plural, name, ..] => (*plural, name.to_string()),
+            ["namespaces", _, plural] => (*plural, String::new()),
+            [plural, name, ..] => (*plural, name.to_string()),
+            [plural] => (*plural, String::new()),
+            _ => ("", String::new()),
+        };
+        // A POST names the object in its body.
+        let name = if name.is_empty() {
+            req.json()["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        } else {
+            name
         };
         let kind = match plural {
             "deployments" => "Deployment",

@@ -127,6 +127,7 @@ impl KindPlatform {
             releases: vec![kopts.fullname.clone(), super::pins::LOKI.release.to_owned()],
             kubeconfig: cluster.kubeconfig().to_owned(),
             context: None,
+            tool_dir: None,
         });
         let stack = KubeStack::deploy(client, kopts).await?;
         let tmp = if keep_requested() {
