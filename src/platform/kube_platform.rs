@@ -425,7 +425,9 @@ impl KubeStack {
         } else {
             stack.wait_bucket(false).await?;
         }
-        for d in [EXPORTER, STORE, COMPACT, QUERY] {
+        // Not the compactor: it only matters to the compactor scenario, which
+        // waits on its metrics; a halted one must not stop the whole stack.
+        for d in [EXPORTER, STORE, QUERY] {
             stack.wait_deployment(d, t).await?;
         }
         let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
@@ -593,6 +595,7 @@ impl KubeStack {
             block_duration: self.opts.shape.block_duration,
             replica_label: self.opts.shape.replica_label.clone(),
             cluster: self.opts.shape.cluster.clone(),
+            replicas: self.opts.shape.replicas,
             s3_secret: S3_SECRET.into(),
             bucket: s3.bucket.clone(),
             s3_endpoint: s3.endpoint.clone(),

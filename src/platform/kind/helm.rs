@@ -26,6 +26,8 @@ pub struct ValuesParams {
     pub replica_label: String,
     /// The `cluster` external label.
     pub cluster: String,
+    /// Prometheus replicas.
+    pub replicas: usize,
     /// The Secret holding `objstore.yml` and the S3 keys.
     pub s3_secret: String,
     /// The bucket.
@@ -60,6 +62,7 @@ pub fn kube_prometheus_stack_values(p: &ValuesParams) -> Result<String, KubeErro
         fixtures::KPS_VALUES,
         &[
             ("FULLNAME", p.fullname.clone()),
+            ("REPLICAS", p.replicas.to_string()),
             ("NAMESPACE", p.namespace.clone()),
             ("SCRAPE_INTERVAL", interval),
             ("BLOCK_DURATION", go_duration(p.block_duration)),
@@ -209,6 +212,7 @@ mod tests {
             block_duration: Duration::from_secs(120),
             replica_label: "replica".into(),
             cluster: "stackproof".into(),
+            replicas: 2,
             s3_secret: "stackproof-s3".into(),
             bucket: "stackproof".into(),
             s3_endpoint: "stackproof-s3.stackproof-ab12cd.svc:9000".into(),
