@@ -239,7 +239,15 @@ mod tests {
         let ps = &v["prometheus"]["prometheusSpec"];
         assert_eq!(v["fullnameOverride"], "sp");
         assert_eq!(ps["replicas"], 2);
-        assert_eq!(ps["replicaExternalLabelName"], "replica");
+        assert_eq!(ps["replicaExternalLabelName"], "");
+        assert_eq!(
+            ps["externalLabels"]["replica"],
+            "$(STATEFULSET_ORDINAL_NUMBER)"
+        );
+        assert_eq!(
+            ps["additionalAlertRelabelConfigs"][0],
+            serde_json::json!({"action": "labeldrop", "regex": "replica"})
+        );
         assert_eq!(ps["prometheusExternalLabelName"], "");
         assert_eq!(ps["externalLabels"]["cluster"], "stackproof");
         assert_eq!(ps["scrapeInterval"], "1s");
@@ -285,15 +293,8 @@ mod tests {
             false
         );
         assert_eq!(v["grafana"]["enabled"], false);
-        // The replica label's value is the pod ordinal, through the reloader's POD_NAME.
-        let env = &ps["containers"][0]["env"][0];
-        assert_eq!(ps["containers"][0]["name"], "config-reloader");
-        assert_eq!(env["name"], "POD_NAME");
-        assert_eq!(
-            env["valueFrom"]["fieldRef"]["fieldPath"],
-            "metadata.labels['apps.kubernetes.io/pod-index']"
-        );
-        assert_eq!(ps["initContainers"][0]["env"], ps["containers"][0]["env"]);
+        // No patches of the operator's containers.
+        assert!(ps["containers"].is_null() && ps["initContainers"].is_null());
     }
 
     #[test]
