@@ -2,3 +2,4 @@
 
 pub mod dedup;
 pub mod gaps;
+pub mod logseq;

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod kind;
 pub mod local;
+pub mod loki;
 
 use std::path::PathBuf;
 use std::time::Duration;

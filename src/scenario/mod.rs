@@ -1,6 +1,8 @@
 //! Scenarios by stable id, and what they report.
 
 pub mod ha_dedup;
+pub mod log_chunks;
+pub mod logs;
 
 use std::time::{Duration, Instant};
 
