@@ -3,3 +3,4 @@
 pub mod blocks;
 pub mod dedup;
 pub mod gaps;
+pub mod logseq;

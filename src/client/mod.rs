@@ -1,4 +1,5 @@
 //! Clients for the components' APIs.
 
+pub mod loki;
 pub mod objstore;
 pub mod prom;

@@ -1,3 +1,4 @@
 //! Known data the harness writes into the stack.
 
 pub mod exporter;
+pub mod loggen;

@@ -2,7 +2,10 @@
 //! scenarios the endpoints and the faults they may cause; scenarios never know
 //! which platform they run on.
 
+pub mod cluster;
+pub mod kind;
 pub mod local;
+pub mod loki;
 
 use std::path::PathBuf;
 use std::time::Duration;

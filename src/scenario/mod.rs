@@ -3,6 +3,8 @@
 pub mod blocks_in_bucket;
 pub mod ha_dedup;
 pub mod history_from_bucket;
+pub mod log_chunks;
+pub mod logs;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,205 @@
+//! The `kind` platform: a kind cluster, the S3 server in it, the pinned
+//! charts and our manifests — the same scenarios as `local`, on Kubernetes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::cluster::{KindCluster, run_id};
+use super::error::KubeError;
+use super::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
+use super::minio::S3Server;
+use crate::platform::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape};
+use crate::process::keep_requested;
+
+/// How to shape the kind stack.
+#[derive(Debug, Clone)]
+pub struct KindOptions {
+    /// Intervals, labels, replicas (2 replicas; the kube-prometheus-stack
+    /// values are written for that).
+    pub shape: StackShape,
+    /// MinIO (default) or SeaweedFS; `STACKPROOF_KIND_S3` sets it.
+    pub s3: S3Server,
+    /// The bucket.
+    pub bucket: String,
+    /// Longest wait for any one object (image pulls included).
+    pub timeout: Duration,
+}
+
+impl Default for KindOptions {
+    fn default() -> Self {
+        Self {
+            shape: kube_shape(),
+            s3: S3Server::Minio,
+            bucket: "stackproof".into(),
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl KindOptions {
+    /// Defaults, with `STACKPROOF_KIND_S3` applied.
+    pub fn from_env() -> Result<Self, PlatformError> {
+        Ok(Self {
+            s3: S3Server::from_env()?,
+            ..Self::default()
+        })
+    }
+}
+
+/// The shape on Kubernetes: same labels and scrape interval as the local
+/// platform; 2-minute blocks (the operator's `blockSize`; smaller blocks
+/// would need Prometheus flags the operator does not expose).
+pub fn kube_shape() -> StackShape {
+    StackShape {
+        scrape_interval: Duration::from_secs(1),
+        block_duration: Duration::from_secs(120),
+        replica_label: "replica".into(),
+        cluster: "stackproof".into(),
+        replicas: 2,
+    }
+}
+
+/// A running stack on a kind cluster. Dropping it stops the port-forwards,
+/// then deletes the cluster (or, on a reused cluster, the run's namespace
+/// and releases), unless `STACKPROOF_KEEP=1`.
+pub struct KindPlatform {
+    // Field order is drop order: forwards, then namespace, then cluster.
+    stack: KubeStack,
+    _namespace: Option<NamespaceGuard>,
+    cluster: KindCluster,
+    dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for KindPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KindPlatform")
+            .field("cluster", &self.cluster.name())
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KindPlatform {
+    /// Creates (or reuses) the cluster, deploys the stack, and waits until
+    /// both replicas' data is queryable through Thanos Query.
+    pub async fn start(opts: KindOptions) -> Result<Self, PlatformError> {
+        if let Err(why) = super::cluster::availability().await {
+            return Err(KubeError::Env {
+                var: "kind platform".into(),
+                message: why,
+            }
+            .into());
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("stackproof-kind-")
+            .tempdir()
+            .map_err(PlatformError::io("create the run directory"))?;
+        let dir = tmp.path().to_owned();
+        let id = run_id();
+        let cluster = KindCluster::create_or_reuse(&id, &dir).await?;
+        let client = cluster.client().await?;
+        let fullname = if cluster.owned() {
+            "sp".to_owned()
+        } else {
+            format!("sp-{id}")
+        };
+        let kopts = KubeStackOptions {
+            platform: "kind",
+            run_id: id,
+            fullname,
+            shape: opts.shape,
+            object_store: ObjectStore::InCluster {
+                server: opts.s3,
+                bucket: opts.bucket,
+            },
+            kubeconfig: cluster.kubeconfig().to_owned(),
+            context: None,
+            run_dir: dir.clone(),
+            timeout: opts.timeout,
+            skip_crds: false,
+        };
+        // On a reused cluster the namespace must go even if deploy fails.
+        let guard = (!cluster.owned()).then(|| NamespaceGuard {
+            namespace: kopts.namespace(),
+            releases: vec![kopts.fullname.clone(), super::pins::LOKI.release.to_owned()],
+            kubeconfig: cluster.kubeconfig().to_owned(),
+            context: None,
+            tool_dir: None,
+        });
+        let stack = KubeStack::deploy(client, kopts).await?;
+        let tmp = if keep_requested() {
+            let _ = tmp.keep();
+            None
+        } else {
+            Some(tmp)
+        };
+        Ok(Self {
+            stack,
+            _namespace: guard,
+            cluster,
+            dir,
+            _tmp: tmp,
+        })
+    }
+
+    /// The stack (Loki and Alertmanager URLs, log collection).
+    pub fn stack(&self) -> &KubeStack {
+        &self.stack
+    }
+
+    /// The kind cluster's name.
+    pub fn cluster_name(&self) -> &str {
+        self.cluster.name()
+    }
+
+    /// The run directory (kubeconfig, rendered values, collected logs).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Time from start until the stack was ready (cluster creation excluded).
+    pub fn ready_after(&self) -> Duration {
+        self.stack.ready_after()
+    }
+}
+
+#[async_trait]
+impl Platform for KindPlatform {
+    fn name(&self) -> &'static str {
+        "kind"
+    }
+    fn endpoints(&self) -> &Endpoints {
+        self.stack.endpoints()
+    }
+    fn shape(&self) -> &StackShape {
+        self.stack.shape()
+    }
+    fn components(&self) -> Vec<ComponentInfo> {
+        self.stack.components()
+    }
+    async fn kill_replica(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.stack.kill_replica(n).await
+    }
+    async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.stack.restart_replica(n).await
+    }
+    async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.stack.remove_replica_data(n).await
+    }
+    async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
+        self.stack.stop_object_storage().await
+    }
+    async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
+        self.stack.start_object_storage().await
+    }
+    async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {
+        self.stack.start_extra_query(q).await
+    }
+
+    async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError> {
+        self.stack.sidecar_credentials(n, wrong).await
+    }
+}

@@ -1,0 +1,511 @@
+//! `LocalLoki`: the user's Loki 3 binary run as a real process on
+//! 127.0.0.1, storing chunks and its tsdb index in the stack's S3 server.
+//!
+//! Loki is AGPL: stackproof never builds, vendors or links it. It runs the
+//! binary named by `STACKPROOF_LOKI_BIN`, else the one `scripts/install-loki`
+//! put in the cache for the pinned version, else `loki` on `PATH`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::client::loki::LokiClient;
+use crate::client::objstore::{Objstore, ObjstoreError, S3Credentials, S3Target};
+use crate::eventually::{Eventually, Probe, WaitError};
+use crate::ports::{PortError, free_port};
+use crate::process::{
+    ProcessError, ProcessSpec, RunningProcess, keep_requested, pid_alive, redact,
+};
+use crate::stack::loki::{LokiConfig, loki_args};
+
+/// The variable naming the Loki binary to run.
+pub const ENV_BIN: &str = "STACKPROOF_LOKI_BIN";
+
+/// Why log scenarios are skipped without a Loki binary, and how to get one.
+pub const MISSING_REASON: &str =
+    "logs scenarios need a Loki 3 binary: set STACKPROOF_LOKI_BIN or run scripts/install-loki";
+
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Errors finding, starting or stopping Loki.
+#[derive(Debug, thiserror::Error)]
+pub enum LokiPlatformError {
+    /// No binary: one line saying what is missing and how to get it.
+    #[error("{MISSING_REASON} ({detail})")]
+    Missing { detail: String },
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    #[error(transparent)]
+    Objstore(#[from] ObjstoreError),
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "loki did not exit within {0:?} of SIGTERM and was killed: its shutdown flush may be incomplete"
+    )]
+    StopTimeout(Duration),
+}
+
+impl LokiPlatformError {
+    fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| LokiPlatformError::Io { context, source }
+    }
+
+    /// True when the error only says that no Loki binary is installed.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, LokiPlatformError::Missing { .. })
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The pinned Loki version of `fixtures/versions.toml`, when it reads.
+pub fn pinned_version() -> Option<String> {
+    let text = std::fs::read_to_string(crate::versions::default_versions_path()).ok()?;
+    let v: toml::Value = toml::from_str(&text).ok()?;
+    Some(v.get("loki")?.get("version")?.as_str()?.to_owned())
+}
+
+/// Where `scripts/install-loki` puts the pinned release.
+pub fn cached_binary() -> Option<PathBuf> {
+    let v = pinned_version()?;
+    Some(crate::versions::cache_dir().join(format!("bin/loki-{v}/loki")))
+}
+
+/// Finds the Loki binary: `$STACKPROOF_LOKI_BIN`, else the pinned release
+/// in the cache, else `loki` on `PATH`.
+pub fn find_binary() -> Result<PathBuf, LokiPlatformError> {
+    find_binary_in(
+        std::env::var_os(ENV_BIN),
+        cached_binary(),
+        std::env::var_os("PATH"),
+    )
+}
+
+fn find_binary_in(
+    env: Option<std::ffi::OsString>,
+    cached: Option<PathBuf>,
+    path: Option<std::ffi::OsString>,
+) -> Result<PathBuf, LokiPlatformError> {
+    if let Some(p) = env.filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if is_executable(&p) {
+            Ok(p)
+        } else {
+            Err(LokiPlatformError::Missing {
+                detail: format!("{ENV_BIN}={} is not an executable file", p.display()),
+            })
+        };
+    }
+    if let Some(c) = cached.filter(|c| is_executable(c)) {
+        return Ok(c);
+    }
+    if let Some(found) = path
+        .as_deref()
+        .into_iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("loki"))
+        .find(|p| is_executable(p))
+    {
+        return Ok(found);
+    }
+    Err(LokiPlatformError::Missing {
+        detail: format!("{ENV_BIN} is unset and no `loki` is on PATH"),
+    })
+}
+
+/// How to start Loki.
+#[derive(Debug, Clone, Default)]
+pub struct LokiOptions {
+    /// The bucket for chunks and index (default: `<stack bucket>-loki`,
+    /// created when missing, so Loki's objects never mix with Thanos
+    /// blocks).
+    pub bucket: Option<String>,
+    /// Give Loki a wrong secret key (a negative twin: flushes must fail).
+    pub wrong_credentials: bool,
+    /// `service_name` / `detected_level` discovery (default off).
+    pub label_discovery: bool,
+}
+
+/// A running (or stopped) Loki. Dropping it kills the process group and
+/// removes its directory, unless `STACKPROOF_KEEP=1`.
+#[derive(Debug)]
+pub struct LocalLoki {
+    bin: PathBuf,
+    cfg: LokiConfig,
+    /// The bucket as the harness reaches it (right credentials, always).
+    bucket: S3Target,
+    config_file: PathBuf,
+    log: PathBuf,
+    proc: Option<RunningProcess>,
+    client: LokiClient,
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+    starts: u32,
+}
+
+impl LocalLoki {
+    /// Starts Loki on the stack's S3 server with the default options.
+    pub async fn start(s3: &S3Target) -> Result<Self, LokiPlatformError> {
+        Self::start_with(s3, LokiOptions::default()).await
+    }
+
+    /// Starts Loki on the stack's S3 server and waits until `/ready`.
+    pub async fn start_with(s3: &S3Target, opts: LokiOptions) -> Result<Self, LokiPlatformError> {
+        let bin = find_binary()?;
+        let bucket = S3Target {
+            bucket: opts
+                .bucket
+                .clone()
+                .unwrap_or_else(|| format!("{}-loki", s3.bucket)),
+            ..s3.clone()
+        };
+        let store = Objstore::new(bucket.clone());
+        // Loki never creates its bucket.
+        store.create_bucket().await?;
+        store.head_bucket().await?;
+
+        let dir = tempfile::Builder::new()
+            .prefix("stackproof-loki-")
+            .tempdir()
+            .map_err(LokiPlatformError::io("create Loki's run directory"))?;
+        let root = dir.path().to_owned();
+        crate::process::register_dir(&root);
+        let mut loki_s3 = bucket.clone();
+        if opts.wrong_credentials {
+            loki_s3.credentials = S3Credentials {
+                access_key: bucket.credentials.access_key.clone(),
+                secret_key: S3Credentials::generate().secret_key,
+            };
+        }
+        let mut cfg = LokiConfig::new(free_port()?, free_port()?, root.join("data"), loki_s3);
+        cfg.label_discovery = opts.label_discovery;
+        let config_file = root.join("loki.yml");
+        write_private(&config_file, &cfg.render())?;
+        std::fs::write(root.join("loki.redacted.yml"), cfg.render_redacted())
+            .map_err(LokiPlatformError::io("write the redacted Loki config"))?;
+        let client = LokiClient::new(format!("http://127.0.0.1:{}", cfg.http_port));
+        let mut loki = LocalLoki {
+            bin,
+            log: root.join("loki.log"),
+            cfg,
+            bucket,
+            config_file,
+            proc: None,
+            client,
+            dir: Some(dir),
+            root,
+            starts: 0,
+        };
+        // From here on an error drops `loki`, which kills what started.
+        loki.spawn_and_wait().await?;
+        Ok(loki)
+    }
+
+    fn spec(&self) -> ProcessSpec {
+        let mut spec = ProcessSpec::new("loki", &self.bin)
+            .args(loki_args(&self.config_file))
+            .cwd(&self.root)
+            .secret(&self.bucket.credentials.secret_key);
+        spec = spec.secret(&self.cfg.s3.credentials.secret_key);
+        spec
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<(), LokiPlatformError> {
+        for d in self.cfg.local_dirs() {
+            std::fs::create_dir_all(&d)
+                .map_err(LokiPlatformError::io(format!("create {}", d.display())))?;
+        }
+        if self.proc.is_none() {
+            self.proc = Some(RunningProcess::spawn(self.spec(), &self.log)?);
+            self.starts += 1;
+        }
+        let pid = self.pid().unwrap_or(0);
+        let client = self.client.clone();
+        let ok = Eventually::new(
+            format!("Loki to be ready at {}/ready", client.base()),
+            READY_TIMEOUT,
+        )
+        .max_delay(Duration::from_millis(250))
+        .until(|| {
+            let client = client.clone();
+            async move {
+                if !pid_alive(pid) {
+                    return Probe::Ready(false);
+                }
+                match client.ready().await {
+                    Ok(()) => Probe::Ready(true),
+                    Err(e) => Probe::NotYet(e.to_string()),
+                }
+            }
+        })
+        .await?;
+        if !ok {
+            let p = self.proc.as_mut().expect("spawned");
+            let err = crate::eventually::block_on_poll("Loki's exit status", || p.exited_early());
+            self.proc = None;
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Loki's HTTP base URL.
+    pub fn url(&self) -> &str {
+        self.client.base()
+    }
+
+    /// A client for this Loki.
+    pub fn client(&self) -> LokiClient {
+        self.client.clone()
+    }
+
+    /// Loki's bucket, reached with the right credentials (even when Loki
+    /// itself was given wrong ones).
+    pub fn bucket(&self) -> &S3Target {
+        &self.bucket
+    }
+
+    /// The binary that runs.
+    pub fn binary(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The config Loki runs with, secret redacted: for reports.
+    pub fn config_redacted(&self) -> String {
+        self.cfg.render_redacted()
+    }
+
+    /// Its directory (config, log, local data).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Its log file (kept across restarts).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().map(RunningProcess::pid)
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        self.proc.as_mut().is_some_and(|p| p.try_exit().is_none())
+    }
+
+    /// How many times the process was started.
+    pub fn starts(&self) -> u32 {
+        self.starts
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![
+            self.bucket.credentials.secret_key.clone(),
+            self.cfg.s3.credentials.secret_key.clone(),
+        ]
+    }
+
+    /// The last `n` lines of its log, secrets redacted.
+    pub fn log_tail(&self, n: usize) -> String {
+        redact(&crate::process::tail_lines(&self.log, n), &self.secrets())
+    }
+
+    /// Log lines (of the last 64 KiB) containing every one of `needles`,
+    /// at most `max` of them, newest last, secrets redacted.
+    pub fn log_lines_matching(&self, needles: &[&str], max: usize) -> Vec<String> {
+        let tail = crate::process::tail_lines(&self.log, 100_000);
+        let found: Vec<&str> = tail
+            .lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .collect();
+        found[found.len().saturating_sub(max)..]
+            .iter()
+            .map(|l| redact(l, &self.secrets()))
+            .collect()
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit: with
+    /// `flush_on_shutdown` Loki flushes its chunks and ships its tsdb
+    /// index on the way out. Returns how long the shutdown took; kills it
+    /// and says so when it outlives `grace`.
+    pub async fn stop(&mut self, grace: Duration) -> Result<Duration, LokiPlatformError> {
+        let Some(mut p) = self.proc.take() else {
+            return Ok(Duration::ZERO);
+        };
+        let started = Instant::now();
+        if p.try_exit().is_some() {
+            return Ok(Duration::ZERO);
+        }
+        let _ = killpg(Pid::from_raw(p.pid() as i32), Signal::SIGTERM);
+        let exited = Eventually::new("Loki to exit after SIGTERM", grace)
+            .max_delay(Duration::from_millis(200))
+            .until(|| {
+                let status = p.try_exit();
+                async move {
+                    match status {
+                        Some(s) => Probe::Ready(s),
+                        None => Probe::NotYet("still running (flushing?)".into()),
+                    }
+                }
+            })
+            .await;
+        match exited {
+            Ok(_) => Ok(started.elapsed()),
+            Err(_) => {
+                p.kill();
+                Err(LokiPlatformError::StopTimeout(grace))
+            }
+        }
+    }
+
+    /// SIGKILL at once: no flush, no index upload.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
+
+    /// Deletes Loki's local state (WAL, tsdb head and cache, compactor
+    /// dir). Loki must be stopped.
+    pub fn remove_local_data(&mut self) -> Result<(), LokiPlatformError> {
+        if self.is_running() {
+            self.kill();
+        }
+        let data = &self.cfg.data_dir;
+        if data.exists() {
+            std::fs::remove_dir_all(data)
+                .map_err(LokiPlatformError::io(format!("remove {}", data.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Starts Loki again (after [`LocalLoki::stop`] or a kill) and waits
+    /// until `/ready`; with `wipe_local`, its local directories are deleted
+    /// first, so it can only answer from the bucket.
+    pub async fn restart(&mut self, wipe_local: bool) -> Result<(), LokiPlatformError> {
+        if self.is_running() {
+            self.stop(Duration::from_secs(60)).await?;
+        }
+        self.proc = None;
+        if wipe_local {
+            self.remove_local_data()?;
+        }
+        self.spawn_and_wait().await
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), LokiPlatformError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(LokiPlatformError::io(format!("write {}", path.display())))
+}
+
+impl Drop for LocalLoki {
+    fn drop(&mut self) {
+        if keep_requested() {
+            if let Some(d) = self.dir.take() {
+                let _ = d.keep();
+            }
+            eprintln!(
+                "STACKPROOF_KEEP=1: leaving Loki at {} (dir {})",
+                self.client.base(),
+                self.root.display()
+            );
+            return;
+        }
+        self.kill();
+        crate::process::unregister_dir(&self.root);
+        self.dir.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exe(dir: &Path, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn the_env_variable_wins_then_the_cache_then_path() {
+        let d = tempfile::tempdir().unwrap();
+        let env_bin = exe(d.path(), "my-loki");
+        let cached = exe(d.path(), "cached-loki");
+        let path_dir = d.path().join("bin");
+        std::fs::create_dir(&path_dir).unwrap();
+        let on_path = exe(&path_dir, "loki");
+        let path = Some(path_dir.clone().into_os_string());
+        assert_eq!(
+            find_binary_in(
+                Some(env_bin.clone().into()),
+                Some(cached.clone()),
+                path.clone()
+            )
+            .unwrap(),
+            env_bin
+        );
+        assert_eq!(
+            find_binary_in(None, Some(cached.clone()), path.clone()).unwrap(),
+            cached
+        );
+        assert_eq!(
+            find_binary_in(None, Some(d.path().join("absent")), path.clone()).unwrap(),
+            on_path
+        );
+    }
+
+    #[test]
+    fn absence_is_one_line_saying_what_and_how() {
+        let d = tempfile::tempdir().unwrap();
+        let err = find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).unwrap_err();
+        assert!(err.is_missing());
+        let msg = err.to_string();
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+        assert!(msg.starts_with(MISSING_REASON), "{msg}");
+        assert!(msg.contains("no `loki` is on PATH"), "{msg}");
+        let err = find_binary_in(Some("/nonexistent/loki".into()), None, None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("STACKPROOF_LOKI_BIN=/nonexistent/loki is not an executable file")
+        );
+        // A non-executable file is not a binary.
+        let plain = d.path().join("loki");
+        std::fs::write(&plain, "").unwrap();
+        assert!(find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).is_err());
+    }
+
+    #[test]
+    fn the_pinned_version_comes_from_versions_toml() {
+        let v = pinned_version().expect("[loki] version in fixtures/versions.toml");
+        assert!(v.starts_with('3'), "{v}");
+        let c = cached_binary().unwrap();
+        assert!(c.ends_with(format!("bin/loki-{v}/loki")), "{}", c.display());
+    }
+}
