@@ -228,7 +228,7 @@ pub(crate) mod tests {
             ),
             (
                 "ENDPOINT_ARGS",
-                "            - --endpoint=dnssrv+_grpc._tcp.sp-thanos-discovery.stackproof.svc.cluster.local"
+                "            - --endpoint=dnssrv+_grpc._tcp.sp-thanos-discovery.stackproof.svc.cluster.local\n            - --endpoint=dnssrv+_grpc._tcp.stackproof-thanos-store.stackproof.svc.cluster.local"
                     .into(),
             ),
         ]
