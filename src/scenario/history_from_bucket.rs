@@ -26,7 +26,7 @@ pub mod checks {
 /// back (empty) so later scenarios have a running stack.
 pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     let mut report = ScenarioReport::new(ID);
-    let Some((blocks, before)) = remove_local_data(p, wait, &mut report).await else {
+    let Some((blocks, before)) = remove_local_data(p, wait, &mut report, true).await else {
         return report;
     };
     let t = Instant::now();
@@ -43,6 +43,7 @@ async fn remove_local_data(
     p: &mut dyn Platform,
     wait: Duration,
     report: &mut ScenarioReport,
+    snapshot: bool,
 ) -> Option<(Vec<Block>, Samples)> {
     let shape = p.shape().clone();
     let store = Objstore::new(p.endpoints().s3.clone());
@@ -60,12 +61,16 @@ async fn remove_local_data(
     report.fact("uploaded range", format!("{} → {}", fmt_time(min), fmt_time(max)));
     report.fact("blocks", blocks.len().to_string());
     let label = shape.replica_label.clone();
-    let before = match p
-        .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
-        .await
-    {
-        Ok(url) => samples_by_block(&url, &blocks, &label).await,
-        Err(e) => Err(e.to_string()),
+    let before = if !snapshot {
+        Ok(Samples::new())
+    } else {
+        match p
+            .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
+            .await
+        {
+            Ok(url) => samples_by_block(&url, &blocks, &label).await,
+            Err(e) => Err(e.to_string()),
+        }
     };
     let before = match before {
         Ok(b) => b,
@@ -95,7 +100,7 @@ async fn restore(p: &mut dyn Platform, report: &mut ScenarioReport) {
 /// uploaded range is missing, and the harness names it.
 pub async fn twin_without_store_gateway(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     let mut report = ScenarioReport::new("history_from_bucket/twin: no store gateway");
-    let Some((blocks, _)) = remove_local_data(p, wait, &mut report).await else {
+    let Some((blocks, _)) = remove_local_data(p, wait, &mut report, false).await else {
         return report;
     };
     restore(p, &mut report).await;
