@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
-use super::logs::{read_streams, same_lines};
+use super::logs::{read_streams, same_lines, version_text};
 use crate::check::logseq::{account, group_by_key};
 use crate::client::loki::metric_sum;
 use crate::client::objstore::{Objstore, S3Target};
@@ -133,7 +133,7 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let client = loki.client();
     if let Ok(v) = client.version().await {
-        report.fact("loki version", v);
+        report.fact("loki version", version_text(v));
     }
     let store = Objstore::new(loki.bucket().clone());
     let before = match store.list("").await {
