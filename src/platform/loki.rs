@@ -308,6 +308,18 @@ impl LocalLoki {
         self.proc.as_mut().is_some_and(|p| p.try_exit().is_none())
     }
 
+    /// Name, pid, command line (secrets redacted), log and URL, for reports
+    /// and failure bundles.
+    pub fn info(&self) -> crate::platform::ComponentInfo {
+        crate::platform::ComponentInfo {
+            name: "loki".into(),
+            pid: self.pid(),
+            command_line: self.spec().command_line(),
+            log: self.log.clone(),
+            url: Some(self.client.base().to_owned()),
+        }
+    }
+
     /// How many times the process was started.
     pub fn starts(&self) -> u32 {
         self.starts

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
-use super::logs::{read_streams, same_lines};
+use super::logs::{read_streams, same_lines, version_text};
 use crate::check::logseq::{account, group_by_key};
 use crate::client::loki::metric_sum;
 use crate::client::objstore::{Objstore, S3Target};
@@ -133,7 +133,7 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let client = loki.client();
     if let Ok(v) = client.version().await {
-        report.fact("loki version", v);
+        report.fact("loki version", version_text(v));
     }
     let store = Objstore::new(loki.bucket().clone());
     let before = match store.list("").await {
@@ -225,8 +225,24 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
     let chunks = match waited {
         Ok(Ok(c)) => c,
         Ok(Err(failures)) => {
-            let said = loki.log_lines_matching(&["failed to flush"], 1);
-            let said = said.first().cloned().unwrap_or_else(|| loki.log_tail(3));
+            // The counter moves before the error line reaches the log file:
+            // wait (bounded) for Loki's own words.
+            let loki_ref = &*loki;
+            let said = Eventually::new("Loki to log its flush error", Duration::from_secs(15))
+                .max_delay(Duration::from_millis(200))
+                .until(|| {
+                    let line = loki_ref.log_lines_matching(&["failed to flush"], 1).pop();
+                    async move {
+                        match line {
+                            Some(l) => Probe::Ready(l),
+                            None => Probe::NotYet(
+                                "no \"failed to flush\" line in Loki's log yet".into(),
+                            ),
+                        }
+                    }
+                })
+                .await
+                .unwrap_or_else(|e| format!("{e}; its last lines: {}", loki_ref.log_tail(3)));
             report.check(
                 checks::CHUNKS,
                 t,
