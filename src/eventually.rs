@@ -132,6 +132,33 @@ pub fn block_on_poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Holds a fault for `duration` (a scenario's outage, not a wait for a
+/// condition): polls the clock with backoff and prints progress, and stops
+/// early with an error when `still_holds` reports the fault was undone.
+pub async fn hold_for(
+    what: &str,
+    duration: Duration,
+    mut still_holds: impl FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let start = Instant::now();
+    let mut last_progress = start;
+    while start.elapsed() < duration {
+        still_holds().map_err(|e| format!("while holding {what}: {e}"))?;
+        if progress_default().is_some() && last_progress.elapsed() >= Duration::from_secs(10) {
+            last_progress = Instant::now();
+            eprintln!(
+                "  … holding {what} ({:.0}s of {:.0}s)",
+                start.elapsed().as_secs_f64(),
+                duration.as_secs_f64()
+            );
+        }
+        let left = duration.saturating_sub(start.elapsed());
+        // Poll the fault every 250 ms at most (a backoff capped by the end).
+        tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,36 +193,12 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("waiting for the bucket to hold a block"), "{msg}");
+        assert!(
+            msg.contains("waiting for the bucket to hold a block"),
+            "{msg}"
+        );
         assert!(msg.contains("last seen: 0 objects"), "{msg}");
         assert!(err.waited >= Duration::from_millis(300));
         assert!(err.waited < Duration::from_secs(3));
     }
-}
-
-/// Holds a fault for `duration` (a scenario's outage, not a wait for a
-/// condition): polls the clock with backoff and prints progress, and stops
-/// early with an error when `still_holds` reports the fault was undone.
-pub async fn hold_for(
-    what: &str,
-    duration: Duration,
-    mut still_holds: impl FnMut() -> Result<(), String>,
-) -> Result<(), String> {
-    let start = Instant::now();
-    let mut last_progress = start;
-    while start.elapsed() < duration {
-        still_holds().map_err(|e| format!("while holding {what}: {e}"))?;
-        if progress_default().is_some() && last_progress.elapsed() >= Duration::from_secs(10) {
-            last_progress = Instant::now();
-            eprintln!(
-                "  … holding {what} ({:.0}s of {:.0}s)",
-                start.elapsed().as_secs_f64(),
-                duration.as_secs_f64()
-            );
-        }
-        let left = duration.saturating_sub(start.elapsed());
-        // Poll the fault every 250 ms at most (a backoff capped by the end).
-        tokio::time::sleep(left.min(Duration::from_millis(250))).await;
-    }
-    Ok(())
 }

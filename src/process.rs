@@ -371,7 +371,9 @@ pub fn pid_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // Field 3, after the parenthesised command name.
-            let state = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next());
             !matches!(state, Some("Z") | Some("X") | None)
         }
         Err(_) => false,
@@ -395,7 +397,10 @@ mod tests {
         let spec = ProcessSpec::new("s3", "/bin/weed")
             .args(["mini", "-s3.key=hunter2", "a b"])
             .secret("hunter2");
-        assert_eq!(spec.command_line(), "/bin/weed mini -s3.key=[REDACTED] 'a b'");
+        assert_eq!(
+            spec.command_line(),
+            "/bin/weed mini -s3.key=[REDACTED] 'a b'"
+        );
     }
 
     #[test]
@@ -447,6 +452,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("cannot start thanos (/nonexistent/thanos)"), "{err}");
+        assert!(
+            err.contains("cannot start thanos (/nonexistent/thanos)"),
+            "{err}"
+        );
     }
 }

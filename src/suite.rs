@@ -34,7 +34,7 @@ pub enum SuiteError {
     #[error("unknown scenario `{0}`\nhint: known scenarios are: {known}", known = scenario::IDS.join(", "))]
     UnknownScenario(String),
     #[error("the {0} platform could not start the stack: {1}")]
-    Start(&'static str, crate::platform::PlatformError),
+    Start(&'static str, Box<crate::platform::PlatformError>),
     #[error(transparent)]
     Report(#[from] ReportError),
 }
@@ -67,50 +67,114 @@ pub fn select(ids: &[String]) -> Result<Vec<&'static str>, SuiteError> {
         .collect()
 }
 
-/// Why a platform cannot run on this machine, if it cannot.
-pub fn unavailable(kind: PlatformKind) -> Option<String> {
+/// Where a Kubernetes platform finds its cluster (`--kubeconfig`,
+/// `--context`); unused by `local`.
+#[derive(Debug, Clone, Default)]
+pub struct KubeTarget {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+/// Why a platform cannot run on this machine, if it cannot: one line naming
+/// what is missing and the command that gets it.
+pub async fn unavailable(kind: PlatformKind, target: &KubeTarget) -> Option<String> {
     match kind {
         PlatformKind::Local => None,
-        PlatformKind::Kind => Some(
-            "the kind platform is not built yet (it needs Docker, kind, kubectl and helm: scripts/install-kind-tools)"
-                .into(),
-        ),
-        PlatformKind::Cluster => Some(
-            "the cluster platform is not built yet (it needs a kubeconfig and S3 bucket credentials)".into(),
-        ),
+        PlatformKind::Kind => crate::platform::kind::availability().await.err(),
+        PlatformKind::Cluster => {
+            crate::platform::cluster::availability(target.kubeconfig.as_deref()).err()
+        }
     }
 }
 
+/// Starts the stack on `kind`.
+pub async fn start(
+    kind: PlatformKind,
+    target: &KubeTarget,
+) -> Result<(Box<dyn Platform>, f64), SuiteError> {
+    let err = |e| SuiteError::Start(kind.name(), Box::new(e));
+    Ok(match kind {
+        PlatformKind::Local => {
+            let s = LocalStack::builder().start().await.map_err(err)?;
+            let ready = s.ready_after().as_secs_f64();
+            (Box::new(s), ready)
+        }
+        PlatformKind::Kind => {
+            let opts = crate::platform::kind::KindOptions::from_env().map_err(err)?;
+            let s = crate::platform::kind::KindPlatform::start(opts)
+                .await
+                .map_err(err)?;
+            let ready = s.ready_after().as_secs_f64();
+            (Box::new(s), ready)
+        }
+        PlatformKind::Cluster => {
+            let opts = crate::platform::cluster::ClusterOptions {
+                kubeconfig: target.kubeconfig.clone(),
+                context: target.context.clone(),
+                ..Default::default()
+            };
+            let s = crate::platform::cluster::ClusterPlatform::start(opts)
+                .await
+                .map_err(err)?;
+            let ready = s.ready_after().as_secs_f64();
+            (Box::new(s), ready)
+        }
+    })
+}
+
 /// Runs `ids` on `kind` and writes `junit.xml`, `summary.md` and failure
-/// bundles into `report_dir`.
-pub async fn run(kind: PlatformKind, ids: &[&str], report_dir: &Path) -> Result<SuiteOutcome, SuiteError> {
+/// bundles into `report_dir`. A platform this machine cannot run makes
+/// every scenario skipped, with the reason.
+pub async fn run(
+    kind: PlatformKind,
+    target: &KubeTarget,
+    ids: &[&str],
+    report_dir: &Path,
+) -> Result<SuiteOutcome, SuiteError> {
     let started = Instant::now();
     let mut reports = Vec::new();
     let mut ready_secs = None;
-    if let Some(reason) = unavailable(kind) {
+    if let Some(reason) = unavailable(kind, target).await {
         for id in ids {
             eprintln!("stackproof: {id} skipped: {reason}");
             reports.push(ScenarioReport::skipped(id, &reason));
         }
     } else {
         eprintln!("stackproof: starting the {} stack…", kind.name());
-        let mut stack = LocalStack::builder()
-            .start()
-            .await
-            .map_err(|e| SuiteError::Start(kind.name(), e))?;
-        ready_secs = Some(stack.ready_after().as_secs_f64());
-        eprintln!("stackproof: stack ready in {:.1}s", stack.ready_after().as_secs_f64());
+        let (mut stack, ready) = start(kind, target).await?;
+        ready_secs = Some(ready);
+        eprintln!("stackproof: stack ready in {ready:.1}s");
         for id in ids {
             eprintln!("stackproof: scenario {id}…");
-            let r = scenario::run(id, &mut stack).await;
+            let r = scenario::run(id, stack.as_mut()).await;
+            let verdict = if r.passed() {
+                if r.checks
+                    .iter()
+                    .all(|c| matches!(c.outcome, scenario::Outcome::Skipped(_)))
+                {
+                    "skipped"
+                } else {
+                    "passed"
+                }
+            } else {
+                "FAILED"
+            };
             eprintln!(
-                "stackproof: scenario {id}: {} in {:.1}s",
-                if r.passed() { "passed" } else { "FAILED" },
+                "stackproof: scenario {id}: {verdict} in {:.1}s",
                 r.duration.as_secs_f64()
             );
+            for c in &r.checks {
+                if let scenario::Outcome::Skipped(why) = &c.outcome {
+                    eprintln!("stackproof: {id} skipped: {why}");
+                }
+            }
             if !r.passed() {
-                let repro = format!("cargo run --release -- run --platform {} --scenario {id}", kind.name());
-                let b = report::bundle::write_bundle(report_dir, &r, &stack as &dyn Platform, &repro).await?;
+                let repro = format!(
+                    "cargo run -- run --platform {} --scenario {id}",
+                    kind.name()
+                );
+                let b =
+                    report::bundle::write_bundle(report_dir, &r, stack.as_ref(), &repro).await?;
                 eprintln!("stackproof: failure bundle in {}", b.display());
             }
             reports.push(r);

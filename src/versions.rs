@@ -102,9 +102,9 @@ impl Versions {
     pub fn parse(text: &str, origin: &str) -> Result<Self, VersionsError> {
         let components: BTreeMap<String, Component> =
             toml::from_str(text).map_err(|e: toml::de::Error| {
-                let line = e
-                    .span()
-                    .map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
+                let line = e.span().map_or(0, |s| {
+                    text[..s.start.min(text.len())].lines().count().max(1)
+                });
                 // Point at the offending line even when the span ends on it.
                 let line = e.span().map_or(line, |s| {
                     let upto = &text[..s.start.min(text.len())];
@@ -194,7 +194,13 @@ mod tests {
     #[test]
     fn the_repository_file_parses_and_pins_every_component() {
         let v = Versions::load_default().unwrap();
-        for name in ["prometheus", "thanos", "seaweedfs", "alertmanager", "promtool"] {
+        for name in [
+            "prometheus",
+            "thanos",
+            "seaweedfs",
+            "alertmanager",
+            "promtool",
+        ] {
             let c = v.component(name).unwrap();
             assert_eq!(c.kind, Kind::Go, "{name}");
             assert!(c.module.is_some() && c.package.is_some(), "{name}");
@@ -206,8 +212,13 @@ mod tests {
     #[test]
     fn a_wrong_type_names_its_line_and_key() {
         let text = "[thanos]\nkind = \"go\"\nversion = 42\nbinary = \"thanos\"\n";
-        let err = Versions::parse(text, "versions.toml").unwrap_err().to_string();
-        assert!(err.starts_with("versions.toml, line 3: key `version`"), "{err}");
+        let err = Versions::parse(text, "versions.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("versions.toml, line 3: key `version`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -220,7 +231,8 @@ mod tests {
 
     #[test]
     fn a_missing_key_names_the_table_line() {
-        let text = "[a]\nkind = \"go\"\nbinary = \"x\"\n\n[thanos]\nkind = \"go\"\nbinary = \"thanos\"\n";
+        let text =
+            "[a]\nkind = \"go\"\nbinary = \"x\"\n\n[thanos]\nkind = \"go\"\nbinary = \"thanos\"\n";
         let err = Versions::parse(text, "v.toml").unwrap_err().to_string();
         assert!(err.contains("missing field `version`"), "{err}");
         assert!(err.contains("line 1") || err.contains("line 5"), "{err}");

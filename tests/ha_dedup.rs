@@ -17,11 +17,23 @@ async fn ha_dedup_passes_and_its_twins_are_reported() {
     // The scenario itself: no hole in the deduplicated view.
     let r = scenario::run(ha_dedup::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(r.passed(), "ha_dedup failed: {:?}", r.failures().collect::<Vec<_>>());
-    let hole = r.facts.iter().find(|(k, _)| k == "replica 0 hole length").expect("hole reported");
+    assert!(
+        r.passed(),
+        "ha_dedup failed: {:?}",
+        r.failures().collect::<Vec<_>>()
+    );
+    let hole = r
+        .facts
+        .iter()
+        .find(|(k, _)| k == "replica 0 hole length")
+        .expect("hole reported");
     assert!(seconds(&hole.1) >= 30.0, "replica 0's hole: {}", hole.1);
     for key in ["replica 0 hole start", "replica 0 hole end"] {
-        assert!(r.facts.iter().any(|(k, _)| k == key), "{key} missing from {:?}", r.facts);
+        assert!(
+            r.facts.iter().any(|(k, _)| k == key),
+            "{key} missing from {:?}",
+            r.facts
+        );
     }
 
     // Twin 1: Thanos Query without the replica label.
@@ -29,7 +41,10 @@ async fn ha_dedup_passes_and_its_twins_are_reported() {
     let msg = t
         .failure_of(ha_dedup::checks::ONE_SERIES)
         .unwrap_or_else(|| panic!("a query without replica label must fail the check: {t:#?}"));
-    assert!(msg.contains("2 series where 1 expected (replica=0, replica=1)"), "{msg}");
+    assert!(
+        msg.contains("2 series where 1 expected (replica=0, replica=1)"),
+        "{msg}"
+    );
     assert!(msg.contains("--query.replica-label=replica"), "{msg}");
 
     // Twin 2: every replica down for 30 s: the hole is found with its span.

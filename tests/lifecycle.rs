@@ -13,11 +13,14 @@ use stackproof::versions::Versions;
 
 fn pids_and_root(stack: &LocalStack) -> (Vec<u32>, PathBuf) {
     let pids: Vec<u32> = stack.components().iter().filter_map(|c| c.pid).collect();
-    assert!(pids.len() >= 7, "expected every component running: {pids:?}");
+    assert!(
+        pids.len() >= 7,
+        "expected every component running: {pids:?}"
+    );
     (pids, stack.root().to_owned())
 }
 
-fn assert_gone(pids: &[u32], root: &PathBuf) {
+fn assert_gone(pids: &[u32], root: &std::path::Path) {
     for p in pids {
         assert!(!pid_alive(*p), "pid {p} survived");
     }
@@ -84,7 +87,9 @@ fn sigterm_to_the_harness_stops_every_component() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15), "{status}");
     for p in &pids {
-        stackproof::eventually::block_on_poll(&format!("pid {p} to die"), || (!pid_alive(*p)).then_some(()));
+        stackproof::eventually::block_on_poll(&format!("pid {p} to die"), || {
+            (!pid_alive(*p)).then_some(())
+        });
     }
     assert!(!root.exists(), "{} survived", root.display());
 }
@@ -96,9 +101,21 @@ async fn a_missing_binary_is_named_with_the_install_script() {
     let (head, tail) = text.split_at(text.find("[thanos]").unwrap());
     let start = tail.find("version = \"").unwrap() + "version = \"".len();
     let end = start + tail[start..].find('"').unwrap();
-    let text = format!("{head}{}v0.0.0-not-installed{}", &tail[..start], &tail[end..]);
+    let text = format!(
+        "{head}{}v0.0.0-not-installed{}",
+        &tail[..start],
+        &tail[end..]
+    );
     let versions = Versions::parse(&text, "test").unwrap();
-    let err = LocalStack::builder().versions(versions).start().await.unwrap_err().to_string();
-    assert!(err.contains("thanos v0.0.0-not-installed not found"), "{err}");
+    let err = LocalStack::builder()
+        .versions(versions)
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("thanos v0.0.0-not-installed not found"),
+        "{err}"
+    );
     assert!(err.contains("scripts/install thanos"), "{err}");
 }

@@ -12,7 +12,11 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
 
     let r = scenario::run(blocks_in_bucket::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(r.passed(), "blocks_in_bucket failed: {:?}", r.failures().collect::<Vec<_>>());
+    assert!(
+        r.passed(),
+        "blocks_in_bucket failed: {:?}",
+        r.failures().collect::<Vec<_>>()
+    );
 
     // Twin: wrong credentials on replica 1's sidecar.
     let t = blocks_in_bucket::twin_wrong_credentials(&mut stack, Duration::from_secs(75)).await;
@@ -20,7 +24,10 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
     let msg = t
         .failure_of(blocks_in_bucket::checks::EVERY_REPLICA)
         .unwrap_or_else(|| panic!("wrong credentials must be reported: {t:#?}"));
-    assert!(msg.contains("no block uploaded in 75s by replica 1"), "{msg}");
+    assert!(
+        msg.contains("no block uploaded in 75s by replica 1"),
+        "{msg}"
+    );
     assert!(msg.contains("sidecar-1 says: "), "{msg}");
     assert!(
         !msg.contains(&stack_secret(&stack)),
@@ -29,15 +36,23 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
 
     let r = scenario::run(history_from_bucket::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(r.passed(), "history_from_bucket failed: {:?}", r.failures().collect::<Vec<_>>());
+    assert!(
+        r.passed(),
+        "history_from_bucket failed: {:?}",
+        r.failures().collect::<Vec<_>>()
+    );
 
     // Twin: no store gateway → the uploaded range is named as missing.
-    let t = history_from_bucket::twin_without_store_gateway(&mut stack, Duration::from_secs(60)).await;
+    let t =
+        history_from_bucket::twin_without_store_gateway(&mut stack, Duration::from_secs(60)).await;
     eprintln!("{t:#?}");
     let msg = t
         .failure_of(history_from_bucket::checks::SERVED)
         .unwrap_or_else(|| panic!("a missing store gateway must be reported: {t:#?}"));
-    assert!(msg.contains("the uploaded range") && msg.contains("is missing"), "{msg}");
+    assert!(
+        msg.contains("the uploaded range") && msg.contains("is missing"),
+        "{msg}"
+    );
 }
 
 fn stack_secret(stack: &LocalStack) -> String {

@@ -48,6 +48,12 @@ enum Cmd {
         scenarios: Vec<String>,
         #[arg(long, default_value = "target/stackproof")]
         report_dir: PathBuf,
+        /// Kubeconfig for `--platform cluster` (default: KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Kubeconfig context for `--platform cluster`.
+        #[arg(long)]
+        context: Option<String>,
     },
     /// Start the local stack, print where everything is, keep it up until Ctrl-C.
     Up,
@@ -68,7 +74,8 @@ enum Cmd {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STACKPROOF_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("STACKPROOF_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -98,17 +105,26 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Doctor => doctor(),
+        Cmd::Doctor => doctor().await,
         Cmd::Run {
             platform,
             scenarios,
             report_dir,
+            kubeconfig,
+            context,
         } => {
             let ids = suite::select(&scenarios)?;
-            let out = suite::run(platform.into(), &ids, &report_dir)
+            let target = suite::KubeTarget {
+                kubeconfig,
+                context,
+            };
+            let out = suite::run(platform.into(), &target, &ids, &report_dir)
                 .await
                 .context("stackproof run")?;
-            println!("{}", std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default());
+            println!(
+                "{}",
+                std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default()
+            );
             let t = out.totals;
             println!(
                 "stackproof: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
@@ -118,13 +134,23 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.wall_secs,
                 out.report_dir.display()
             );
-            Ok(if t.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if t.failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Cmd::Up => {
-            let stack = LocalStack::builder().start().await.context("start the local stack")?;
+            let stack = LocalStack::builder()
+                .start()
+                .await
+                .context("start the local stack")?;
             println!("{}", stack.describe());
             println!("Thanos Query: {}", stack.endpoints().query);
-            println!("ready in {:.1}s; Ctrl-C stops everything", stack.ready_after().as_secs_f64());
+            println!(
+                "ready in {:.1}s; Ctrl-C stops everything",
+                stack.ready_after().as_secs_f64()
+            );
             tokio::signal::ctrl_c().await.ok();
             drop(stack);
             Ok(ExitCode::SUCCESS)
@@ -133,37 +159,72 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn doctor() -> anyhow::Result<ExitCode> {
+async fn doctor() -> anyhow::Result<ExitCode> {
     let v = Versions::load_default()?;
     let mut missing = 0;
     for (name, c) in v.components() {
+        if c.kind == stackproof::versions::Kind::External {
+            continue;
+        }
         match v.binary(name) {
             Ok(p) => println!("ok       {name:<18} {:<40} {}", c.version, p.display()),
             Err(e) => {
                 missing += 1;
-                println!("missing  {name:<18} {:<40} {}", c.version, e.to_string().replace('\n', " — "));
+                println!(
+                    "missing  {name:<18} {:<40} {}",
+                    c.version,
+                    e.to_string().replace('\n', " — ")
+                );
             }
         }
     }
-    println!(
-        "kind platform: {}",
-        suite::unavailable(PlatformKind::Kind).unwrap_or_else(|| "available".into())
-    );
-    Ok(if missing > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    match stackproof::platform::loki::find_binary() {
+        Ok(p) => println!("ok       loki (user's binary)      {}", p.display()),
+        Err(e) => println!("skipped  loki: {e}"),
+    }
+    let target = suite::KubeTarget::default();
+    for kind in [PlatformKind::Kind, PlatformKind::Cluster] {
+        println!(
+            "{} platform: {}",
+            kind.name(),
+            suite::unavailable(kind, &target)
+                .await
+                .unwrap_or_else(|| "available".into())
+        );
+    }
+    Ok(if missing > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
     let mut readies = Vec::new();
     for i in 0..starts {
         let t = std::time::Instant::now();
-        let stack = LocalStack::builder().start().await.context("start the local stack")?;
+        let stack = LocalStack::builder()
+            .start()
+            .await
+            .context("start the local stack")?;
         let ready = stack.ready_after().as_secs_f64();
         readies.push(ready);
-        println!("bench: start {}: stack ready (both replicas queryable) in {ready:.2}s", i + 1);
+        println!(
+            "bench: start {}: stack ready (both replicas queryable) in {ready:.2}s",
+            i + 1
+        );
         let rss: u64 = stack.peak_rss().iter().map(|(_, b)| b).sum();
-        println!("bench: start {}: peak RSS of the stack at ready {:.0} MiB", i + 1, rss as f64 / 1048576.0);
+        println!(
+            "bench: start {}: peak RSS of the stack at ready {:.0} MiB",
+            i + 1,
+            rss as f64 / 1048576.0
+        );
         drop(stack);
-        println!("bench: start {}: teardown done, {:.2}s total", i + 1, t.elapsed().as_secs_f64());
+        println!(
+            "bench: start {}: teardown done, {:.2}s total",
+            i + 1,
+            t.elapsed().as_secs_f64()
+        );
     }
     if !readies.is_empty() {
         readies.sort_by(|a, b| a.total_cmp(b));
@@ -176,19 +237,33 @@ async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if with_scenario {
-        let mut stack = LocalStack::builder().start().await.context("start the local stack")?;
+        let mut stack = LocalStack::builder()
+            .start()
+            .await
+            .context("start the local stack")?;
         let params = stackproof::scenario::ha_dedup::Params::default();
         let r = stackproof::scenario::run(stackproof::scenario::ha_dedup::ID, &mut stack).await;
         let wall = r.checks.iter().map(|c| c.duration).sum::<Duration>();
         let unavoidable = params.warm_up + params.outage + params.cool_down;
         let total = r.duration.max(wall);
-        println!("bench: ha_dedup: {} in {:.1}s (checks {:.1}s)", if r.passed() { "passed" } else { "FAILED" }, total.as_secs_f64(), wall.as_secs_f64());
-        println!("bench: ha_dedup: unavoidable waiting (warm-up + outage + cool-down) {:.0}s", unavoidable.as_secs_f64());
+        println!(
+            "bench: ha_dedup: {} in {:.1}s (checks {:.1}s)",
+            if r.passed() { "passed" } else { "FAILED" },
+            total.as_secs_f64(),
+            wall.as_secs_f64()
+        );
+        println!(
+            "bench: ha_dedup: unavoidable waiting (warm-up + outage + cool-down) {:.0}s",
+            unavoidable.as_secs_f64()
+        );
         for (name, b) in stack.peak_rss() {
             println!("bench: peak RSS {name:<14} {:.0} MiB", b as f64 / 1048576.0);
         }
         let rss: u64 = stack.peak_rss().iter().map(|(_, b)| b).sum();
-        println!("bench: peak RSS of the stack (sum) {:.0} MiB", rss as f64 / 1048576.0);
+        println!(
+            "bench: peak RSS of the stack (sum) {:.0} MiB",
+            rss as f64 / 1048576.0
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

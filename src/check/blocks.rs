@@ -154,7 +154,9 @@ pub fn check_sidecar_block(
     }
     match meta.label("cluster") {
         Some(c) if c == cluster => {}
-        other => problems.push(format!("thanos label cluster={other:?}, expected {cluster:?}")),
+        other => problems.push(format!(
+            "thanos label cluster={other:?}, expected {cluster:?}"
+        )),
     }
     if meta.label(replica_label).is_none() {
         problems.push(format!("no thanos label {replica_label}"));
@@ -164,7 +166,10 @@ pub fn check_sidecar_block(
         problems.push(format!("source {source:?}, expected \"sidecar\""));
     }
     if meta.min_time >= meta.max_time {
-        problems.push(format!("empty time range {}..{}", meta.min_time, meta.max_time));
+        problems.push(format!(
+            "empty time range {}..{}",
+            meta.min_time, meta.max_time
+        ));
     }
     if meta.min_time < window.0 || meta.max_time > window.1 + 1 {
         problems.push(format!(
@@ -228,7 +233,10 @@ mod tests {
 
     #[test]
     fn a_partial_upload_is_named() {
-        let objs = vec![ObjectInfo { key: "01JAAAAAAAAAAAAAAAAAAAAAAA/index".into(), size: 3 }];
+        let objs = vec![ObjectInfo {
+            key: "01JAAAAAAAAAAAAAAAAAAAAAAA/index".into(),
+            size: 3,
+        }];
         let l = layouts(&objs);
         assert_eq!(l[0].missing(), vec!["meta.json", "chunks/"]);
     }
@@ -236,15 +244,35 @@ mod tests {
     #[test]
     fn the_block_check_names_each_problem() {
         let m = BlockMeta::parse(META.as_bytes()).unwrap();
-        let layout = BlockLayout { ulid: m.ulid.clone(), has_meta: true, has_index: true, chunk_files: 1, bytes: 1 };
+        let layout = BlockLayout {
+            ulid: m.ulid.clone(),
+            has_meta: true,
+            has_index: true,
+            chunk_files: 1,
+            bytes: 1,
+        };
         let window = (m.min_time - 1, m.max_time);
         assert!(check_sidecar_block(&layout, &m, "stackproof", "replica", window).is_ok());
-        let err = check_sidecar_block(&layout, &m, "other", "replica", (m.min_time + 1, m.max_time)).unwrap_err();
-        assert!(err.contains("cluster=Some(\"stackproof\"), expected \"other\""), "{err}");
+        let err = check_sidecar_block(
+            &layout,
+            &m,
+            "other",
+            "replica",
+            (m.min_time + 1, m.max_time),
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("cluster=Some(\"stackproof\"), expected \"other\""),
+            "{err}"
+        );
         assert!(err.contains("outside the scraped window"), "{err}");
         let mut no_chunks = layout.clone();
         no_chunks.chunk_files = 0;
-        assert!(check_sidecar_block(&no_chunks, &m, "stackproof", "replica", window).unwrap_err().contains("missing chunks/"));
+        assert!(
+            check_sidecar_block(&no_chunks, &m, "stackproof", "replica", window)
+                .unwrap_err()
+                .contains("missing chunks/")
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ mod tests {
 
     #[test]
     fn the_bound_for_one_second_scrapes_is_four_seconds() {
-        assert_eq!(switch_over_bound(Duration::from_secs(1)), Duration::from_secs(4));
+        assert_eq!(
+            switch_over_bound(Duration::from_secs(1)),
+            Duration::from_secs(4)
+        );
     }
 
     #[test]
@@ -117,7 +120,10 @@ mod tests {
             warnings: vec![],
         };
         let err = single_series(&r, "stackproof_gauge", "replica").unwrap_err();
-        assert!(err.contains("2 series where 1 expected (replica=0, replica=1)"), "{err}");
+        assert!(
+            err.contains("2 series where 1 expected (replica=0, replica=1)"),
+            "{err}"
+        );
         assert!(err.contains("--query.replica-label=replica"), "{err}");
     }
 
@@ -132,8 +138,16 @@ mod tests {
             series: vec![series(&[("replica", "1")], vec![])],
             warnings: vec![],
         };
-        assert!(single_series(&kept, "m", "replica").unwrap_err().contains("replica=1"));
-        assert!(single_series(&QueryResult::default(), "m", "replica").unwrap_err().contains("no series"));
+        assert!(
+            single_series(&kept, "m", "replica")
+                .unwrap_err()
+                .contains("replica=1")
+        );
+        assert!(
+            single_series(&QueryResult::default(), "m", "replica")
+                .unwrap_err()
+                .contains("no series")
+        );
     }
 
     #[test]

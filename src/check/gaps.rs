@@ -95,9 +95,19 @@ mod tests {
         let mut ts: Vec<i64> = (0..10).map(|i| 1000 * i).collect();
         ts.extend((40..50).map(|i| 1000 * i));
         let gaps = find_gaps(&ts, 3000, None);
-        assert_eq!(gaps, vec![Gap { after_ms: 9000, before_ms: 40_000 }]);
+        assert_eq!(
+            gaps,
+            vec![Gap {
+                after_ms: 9000,
+                before_ms: 40_000
+            }]
+        );
         assert_eq!(gaps[0].len_ms(), 31_000);
-        assert!(gaps[0].to_string().starts_with("31.0s with no sample, from 1970-01-01T00:00:09.000Z"));
+        assert!(
+            gaps[0]
+                .to_string()
+                .starts_with("31.0s with no sample, from 1970-01-01T00:00:09.000Z")
+        );
     }
 
     #[test]
@@ -105,8 +115,20 @@ mod tests {
         let ts = vec![10_000, 11_000];
         let gaps = find_gaps(&ts, 2000, Some((0, 20_000)));
         assert_eq!(gaps.len(), 2);
-        assert_eq!(gaps[0], Gap { after_ms: 0, before_ms: 10_000 });
-        assert_eq!(gaps[1], Gap { after_ms: 11_000, before_ms: 20_000 });
+        assert_eq!(
+            gaps[0],
+            Gap {
+                after_ms: 0,
+                before_ms: 10_000
+            }
+        );
+        assert_eq!(
+            gaps[1],
+            Gap {
+                after_ms: 11_000,
+                before_ms: 20_000
+            }
+        );
         assert_eq!(find_gaps(&[], 2000, Some((0, 20_000))).len(), 1);
     }
 

@@ -147,7 +147,9 @@ impl Objstore {
         {
             Ok(_) => Ok(()),
             Err(e) => {
-                let code = e.as_service_error().and_then(|s| s.meta().code().map(str::to_owned));
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.meta().code().map(str::to_owned));
                 if matches!(
                     code.as_deref(),
                     Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")

@@ -36,10 +36,7 @@ pub struct QueryResult {
 #[derive(Debug, thiserror::Error)]
 pub enum PromError {
     #[error("GET {url}: {source}")]
-    Http {
-        url: String,
-        source: reqwest::Error,
-    },
+    Http { url: String, source: reqwest::Error },
     #[error("{url} answered {status}: {body}")]
     Status {
         url: String,
@@ -129,7 +126,7 @@ impl PromClient {
         opts: &QueryOptions,
     ) -> Result<QueryResult, PromError> {
         let mut params = vec![("query", q.to_owned()), ("time", fmt_ts(time_ms))];
-        params.extend(opts.params().into_iter().map(|(k, v)| (k, v)));
+        params.extend(opts.params());
         self.get_json("/api/v1/query", &params).await
     }
 
@@ -198,7 +195,11 @@ impl PromClient {
 
     /// The value of `metric` (summed over series matching every `labels`
     /// pair) on the server's own `/metrics` page; None if absent.
-    pub async fn own_metric(&self, metric: &str, labels: &[(&str, &str)]) -> Result<Option<f64>, PromError> {
+    pub async fn own_metric(
+        &self,
+        metric: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Option<f64>, PromError> {
         let text = self.get_text("/metrics").await?;
         Ok(sum_metric(&text, metric, labels))
     }
@@ -306,7 +307,8 @@ pub fn parse_query_response(body: &str) -> Result<QueryResult, String> {
                 .collect::<Result<Vec<_>, String>>()?
         }
         "scalar" => {
-            let v: (f64, String) = serde_json::from_value(data.result).map_err(|e| e.to_string())?;
+            let v: (f64, String) =
+                serde_json::from_value(data.result).map_err(|e| e.to_string())?;
             vec![Series {
                 labels: BTreeMap::new(),
                 samples: vec![sample(v)?],
@@ -325,7 +327,9 @@ fn parse_float(s: &str) -> Result<f64, String> {
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        _ => s.parse().map_err(|e| format!("bad sample value {s:?}: {e}")),
+        _ => s
+            .parse()
+            .map_err(|e| format!("bad sample value {s:?}: {e}")),
     }
 }
 
@@ -377,19 +381,35 @@ mod tests {
             "warnings":["No StoreAPIs matched for this query"]}"#;
         let r = parse_query_response(body).unwrap();
         assert_eq!(r.series.len(), 1);
-        assert_eq!(r.series[0].samples, vec![(1764000000123, 1.5), (1764000001123, 2.5)]);
-        assert_eq!(r.series[0].label_text(), r#"{__name__="stackproof_gauge", replica="0"}"#);
+        assert_eq!(
+            r.series[0].samples,
+            vec![(1764000000123, 1.5), (1764000001123, 2.5)]
+        );
+        assert_eq!(
+            r.series[0].label_text(),
+            r#"{__name__="stackproof_gauge", replica="0"}"#
+        );
         assert_eq!(r.warnings.len(), 1);
     }
 
     #[test]
     fn parses_vector_scalar_and_errors() {
         let v = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1.5,"NaN"]}]}}"#;
-        assert!(parse_query_response(v).unwrap().series[0].samples[0].1.is_nan());
+        assert!(
+            parse_query_response(v).unwrap().series[0].samples[0]
+                .1
+                .is_nan()
+        );
         let s = r#"{"status":"success","data":{"resultType":"scalar","result":[2,"+Inf"]}}"#;
-        assert_eq!(parse_query_response(s).unwrap().series[0].samples, vec![(2000, f64::INFINITY)]);
+        assert_eq!(
+            parse_query_response(s).unwrap().series[0].samples,
+            vec![(2000, f64::INFINITY)]
+        );
         let e = r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
-        assert_eq!(parse_query_response(e).unwrap_err(), "bad_data: parse error");
+        assert_eq!(
+            parse_query_response(e).unwrap_err(),
+            "bad_data: parse error"
+        );
     }
 
     #[test]
@@ -401,12 +421,22 @@ mod tests {
     #[test]
     fn sums_own_metrics_by_label() {
         let text = "# HELP x\nthanos_shipper_uploads_total 3\nthanos_objstore_bucket_operations_total{bucket=\"b\",operation=\"upload\"} 4\nthanos_objstore_bucket_operations_total{bucket=\"b\",operation=\"get\"} 5\n";
-        assert_eq!(sum_metric(text, "thanos_shipper_uploads_total", &[]), Some(3.0));
         assert_eq!(
-            sum_metric(text, "thanos_objstore_bucket_operations_total", &[("operation", "upload")]),
+            sum_metric(text, "thanos_shipper_uploads_total", &[]),
+            Some(3.0)
+        );
+        assert_eq!(
+            sum_metric(
+                text,
+                "thanos_objstore_bucket_operations_total",
+                &[("operation", "upload")]
+            ),
             Some(4.0)
         );
-        assert_eq!(sum_metric(text, "thanos_objstore_bucket_operations_total", &[]), Some(9.0));
+        assert_eq!(
+            sum_metric(text, "thanos_objstore_bucket_operations_total", &[]),
+            Some(9.0)
+        );
         assert_eq!(sum_metric(text, "thanos_shipper_uploads", &[]), None);
     }
 }

@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn values_are_the_known_functions() {
-        assert_eq!(KnownSeries::Counter.value_at(1_700_000_000_123), 1_700_000_000.123);
+        assert_eq!(
+            KnownSeries::Counter.value_at(1_700_000_000_123),
+            1_700_000_000.123
+        );
         assert_eq!(KnownSeries::Gauge.value_at(1_700_000_082_500), 42.5);
         assert_eq!(KnownSeries::Gauge.value_at(1_700_000_040_000), 0.0);
     }

@@ -31,7 +31,9 @@ use super::portforward::{PortForward, Target};
 use super::wait;
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 use crate::eventually::{Eventually, Probe};
-use crate::platform::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape, Stores};
+use crate::platform::{
+    ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape, Stores,
+};
 
 /// Label on everything stackproof creates, with the run id as value.
 pub const RUN_LABEL: &str = "stackproof.dev/run";
@@ -230,8 +232,9 @@ pub fn endpoint_args(ns: &str, names: &Names, stores: Stores) -> String {
         "            - --endpoint=dnssrv+_grpc._tcp.{}.{ns}.svc.cluster.local",
         names.discovery()
     );
-    let gateway =
-        format!("            - --endpoint=dnssrv+_grpc._tcp.stackproof-thanos-store.{ns}.svc.cluster.local");
+    let gateway = format!(
+        "            - --endpoint=dnssrv+_grpc._tcp.stackproof-thanos-store.{ns}.svc.cluster.local"
+    );
     match stores {
         Stores::All => format!("{sidecars}\n{gateway}"),
         Stores::SidecarsOnly => sidecars,
@@ -1163,8 +1166,14 @@ mod tests {
             vec!["replica".to_owned()],
             vec!["replica".to_owned(), "prometheus_replica".to_owned()],
         ] {
-            let text =
-                query_manifest("ns", &n, "stackproof-thanos-query-extra-0", &labels, Stores::All).unwrap();
+            let text = query_manifest(
+                "ns",
+                &n,
+                "stackproof-thanos-query-extra-0",
+                &labels,
+                Stores::All,
+            )
+            .unwrap();
             let objs = manifests::parse("q", &text).unwrap();
             let dep = serde_json::to_value(&objs[0]).unwrap();
             assert_valid_object(&dep);

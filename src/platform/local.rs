@@ -106,7 +106,12 @@ struct Managed {
 }
 
 impl Managed {
-    fn new(spec: ProcessSpec, log_dir: &Path, ready_url: Option<String>, url: Option<String>) -> Self {
+    fn new(
+        spec: ProcessSpec,
+        log_dir: &Path,
+        ready_url: Option<String>,
+        url: Option<String>,
+    ) -> Self {
         let log = log_dir.join(format!("{}.log", spec.name));
         Self {
             spec,
@@ -131,22 +136,25 @@ impl Managed {
         let Some(pid) = self.proc.as_ref().map(RunningProcess::pid) else {
             return Ok(());
         };
-        let alive = Eventually::new(format!("{} to be ready at {url}", self.spec.name), READY_TIMEOUT)
-            .max_delay(Duration::from_millis(250))
-            .until(|| {
-                let url = url.clone();
-                async move {
-                    if !pid_alive(pid) {
-                        return Probe::Ready(false);
-                    }
-                    match http.get(&url).send().await {
-                        Ok(r) if r.status().is_success() => Probe::Ready(true),
-                        Ok(r) => Probe::NotYet(format!("HTTP {}", r.status())),
-                        Err(e) => Probe::NotYet(error_chain(&e)),
-                    }
+        let alive = Eventually::new(
+            format!("{} to be ready at {url}", self.spec.name),
+            READY_TIMEOUT,
+        )
+        .max_delay(Duration::from_millis(250))
+        .until(|| {
+            let url = url.clone();
+            async move {
+                if !pid_alive(pid) {
+                    return Probe::Ready(false);
                 }
-            })
-            .await;
+                match http.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Probe::Ready(true),
+                    Ok(r) => Probe::NotYet(format!("HTTP {}", r.status())),
+                    Err(e) => Probe::NotYet(error_chain(&e)),
+                }
+            }
+        })
+        .await;
         match alive {
             Ok(true) => Ok(()),
             Ok(false) => {
@@ -254,9 +262,11 @@ impl LocalStack {
         let logs = root.join("logs");
         let configs = root.join("configs");
         for d in [&logs, &configs] {
-            std::fs::create_dir_all(d).map_err(PlatformError::io(format!("create {}", d.display())))?;
+            std::fs::create_dir_all(d)
+                .map_err(PlatformError::io(format!("create {}", d.display())))?;
         }
-        let exporter = Exporter::start().map_err(PlatformError::io("start the synthetic exporter"))?;
+        let exporter =
+            Exporter::start().map_err(PlatformError::io("start the synthetic exporter"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -300,7 +310,8 @@ impl LocalStack {
         for i in 0..b.shape.replicas {
             let port = free_port()?;
             let data = root.join(format!("prometheus-{i}"));
-            std::fs::create_dir_all(&data).map_err(PlatformError::io("create a replica data dir"))?;
+            std::fs::create_dir_all(&data)
+                .map_err(PlatformError::io("create a replica data dir"))?;
             let cfg = PrometheusConfig {
                 cluster: b.shape.cluster.clone(),
                 replica_label: b.shape.replica_label.clone(),
@@ -312,12 +323,9 @@ impl LocalStack {
             write_private(&cfg_file, &cfg.render())?;
             let url = format!("http://127.0.0.1:{port}");
             let mut prometheus = Managed::new(
-                ProcessSpec::new(format!("prometheus-{i}"), &prometheus_bin).args(config::prometheus_args(
-                    &cfg_file,
-                    &data,
-                    port,
-                    b.shape.block_duration,
-                )),
+                ProcessSpec::new(format!("prometheus-{i}"), &prometheus_bin).args(
+                    config::prometheus_args(&cfg_file, &data, port, b.shape.block_duration),
+                ),
                 &logs,
                 Some(format!("{url}/-/ready")),
                 Some(url),
@@ -384,8 +392,14 @@ impl LocalStack {
 
         let endpoints = Endpoints {
             query: qurl,
-            prometheus: replicas.iter().filter_map(|r| r.prometheus.url.clone()).collect(),
-            sidecars: replicas.iter().filter_map(|r| r.sidecar.url.clone()).collect(),
+            prometheus: replicas
+                .iter()
+                .filter_map(|r| r.prometheus.url.clone())
+                .collect(),
+            sidecars: replicas
+                .iter()
+                .filter_map(|r| r.sidecar.url.clone())
+                .collect(),
             store: store.as_ref().and_then(|s| s.url.clone()),
             s3: s3_target,
         };
@@ -427,7 +441,10 @@ impl LocalStack {
         let store = Objstore::new(self.endpoints.s3.clone());
         let pid = self.s3.proc.as_ref().map(RunningProcess::pid).unwrap_or(0);
         let ok = Eventually::new(
-            format!("the S3 server to accept bucket '{}'", self.endpoints.s3.bucket),
+            format!(
+                "the S3 server to accept bucket '{}'",
+                self.endpoints.s3.bucket
+            ),
             READY_TIMEOUT,
         )
         .max_delay(Duration::from_millis(250))
@@ -513,7 +530,9 @@ impl LocalStack {
 
     fn replica(&mut self, n: usize) -> Result<&mut Replica, PlatformError> {
         let len = self.replicas.len();
-        self.replicas.get_mut(n).ok_or(PlatformError::NoSuchReplica(n, len))
+        self.replicas
+            .get_mut(n)
+            .ok_or(PlatformError::NoSuchReplica(n, len))
     }
 
     fn all(&self) -> Vec<&Managed> {
@@ -549,14 +568,22 @@ pub async fn wait_replicas_in_query(
         async move {
             let now = crate::data::exporter::now_ms();
             match client
-                .query(&format!("timestamp({metric})"), now, &QueryOptions::strict_raw())
+                .query(
+                    &format!("timestamp({metric})"),
+                    now,
+                    &QueryOptions::strict_raw(),
+                )
                 .await
             {
                 Ok(r) => {
                     let fresh: Vec<String> = r
                         .series
                         .iter()
-                        .filter(|s| s.samples.iter().any(|(_, v)| (*v * 1000.0) as i64 >= since_ms))
+                        .filter(|s| {
+                            s.samples
+                                .iter()
+                                .any(|(_, v)| (*v * 1000.0) as i64 >= since_ms)
+                        })
                         .filter_map(|s| s.labels.get(replica_label).cloned())
                         .collect();
                     if replicas.iter().all(|r| fresh.contains(r)) {
@@ -574,8 +601,8 @@ pub async fn wait_replicas_in_query(
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), PlatformError> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -615,7 +642,11 @@ impl Platform for LocalStack {
         r.prometheus.spawn()?;
         r.prometheus.wait_ready(&http).await?;
         // The sidecar may have died with its Prometheus gone; bring it back.
-        if r.sidecar.proc.as_mut().is_some_and(|p| p.try_exit().is_some()) {
+        if r.sidecar
+            .proc
+            .as_mut()
+            .is_some_and(|p| p.try_exit().is_some())
+        {
             r.sidecar.proc = None;
         }
         r.sidecar.spawn()?;
@@ -636,8 +667,10 @@ impl Platform for LocalStack {
         }
         r.sidecar.terminate(Duration::from_secs(5));
         let data = r.data.clone();
-        std::fs::remove_dir_all(&data).map_err(PlatformError::io(format!("remove {}", data.display())))?;
-        std::fs::create_dir_all(&data).map_err(PlatformError::io(format!("create {}", data.display())))
+        std::fs::remove_dir_all(&data)
+            .map_err(PlatformError::io(format!("remove {}", data.display())))?;
+        std::fs::create_dir_all(&data)
+            .map_err(PlatformError::io(format!("create {}", data.display())))
     }
 
     async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
@@ -739,7 +772,10 @@ impl Drop for LocalStack {
             if let Some(d) = self.dir.take() {
                 let _ = d.keep();
             }
-            eprintln!("STACKPROOF_KEEP=1: leaving the stack running.\n{}", self.describe());
+            eprintln!(
+                "STACKPROOF_KEEP=1: leaving the stack running.\n{}",
+                self.describe()
+            );
             return;
         }
         // Readers first, then writers, then storage.

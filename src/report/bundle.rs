@@ -21,10 +21,20 @@ pub async fn write_bundle(
     let safe_id: String = report
         .id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let out = dir.join("bundles").join(safe_id);
-    let mut text = format!("# {} failed on the {} platform\n\n", report.id, platform.name());
+    let mut text = format!(
+        "# {} failed on the {} platform\n\n",
+        report.id,
+        platform.name()
+    );
     for (name, msg) in report.failures() {
         text.push_str(&format!("- **{name}**: {msg}\n"));
     }
@@ -50,7 +60,10 @@ pub async fn write_bundle(
     if let Ok(v) = std::fs::read_to_string(crate::versions::default_versions_path()) {
         write(&out.join("versions.toml"), &v)?;
     }
-    let listing = match Objstore::new(platform.endpoints().s3.clone()).list("").await {
+    let listing = match Objstore::new(platform.endpoints().s3.clone())
+        .list("")
+        .await
+    {
         Ok(objs) => objs
             .iter()
             .map(|o| format!("{:>10}  {}", o.size, o.key))

@@ -44,16 +44,36 @@ mod tests {
         let r = ScenarioReport {
             id: "ha_dedup".into(),
             checks: vec![
-                CheckReport { name: "a".into(), outcome: Outcome::Passed, duration: Duration::from_secs(1) },
-                CheckReport { name: "b".into(), outcome: Outcome::Failed("2 series where 1 expected".into()), duration: Duration::ZERO },
-                CheckReport { name: "c".into(), outcome: Outcome::Skipped("needs Docker".into()), duration: Duration::ZERO },
+                CheckReport {
+                    name: "a".into(),
+                    outcome: Outcome::Passed,
+                    duration: Duration::from_secs(1),
+                },
+                CheckReport {
+                    name: "b".into(),
+                    outcome: Outcome::Failed("2 series where 1 expected".into()),
+                    duration: Duration::ZERO,
+                },
+                CheckReport {
+                    name: "c".into(),
+                    outcome: Outcome::Skipped("needs Docker".into()),
+                    duration: Duration::ZERO,
+                },
             ],
             facts: vec![],
             duration: Duration::from_secs(3),
         };
         let xml = render("stackproof", &[r]);
-        assert!(xml.contains(r#"<testsuite name="ha_dedup" tests="3" disabled="1" errors="0" failures="1""#), "{xml}");
-        assert!(xml.contains(r#"<failure message="2 series where 1 expected""#), "{xml}");
+        assert!(
+            xml.contains(
+                r#"<testsuite name="ha_dedup" tests="3" disabled="1" errors="0" failures="1""#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<failure message="2 series where 1 expected""#),
+            "{xml}"
+        );
         assert!(xml.contains(r#"<skipped message="needs Docker""#), "{xml}");
     }
 }

@@ -44,7 +44,11 @@ pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
     }
     s.push_str("\n| scenario | wall time |\n|---|---|\n");
     for r in reports {
-        s.push_str(&format!("| `{}` | {:.1}s |\n", r.id, r.duration.as_secs_f64()));
+        s.push_str(&format!(
+            "| `{}` | {:.1}s |\n",
+            r.id,
+            r.duration.as_secs_f64()
+        ));
     }
     s
 }
@@ -58,11 +62,21 @@ mod tests {
     #[test]
     fn a_row_per_check_with_counts_and_facts() {
         let mut r = ScenarioReport::new("ha_dedup");
-        r.checks.push(CheckReport { name: "x".into(), outcome: Outcome::Failed("a | b\nc".into()), duration: Duration::from_millis(1500) });
+        r.checks.push(CheckReport {
+            name: "x".into(),
+            outcome: Outcome::Failed("a | b\nc".into()),
+            duration: Duration::from_millis(1500),
+        });
         r.fact("replica 0 hole length", "31.0s");
         let md = render("local", &[r]);
         assert!(md.contains("**0 passed, 1 failed, 0 skipped**"), "{md}");
-        assert!(md.contains("| `ha_dedup` | x | ❌ failed | 1.5s | a \\| b<br>c |"), "{md}");
-        assert!(md.contains("| `ha_dedup` | replica 0 hole length | 31.0s |"), "{md}");
+        assert!(
+            md.contains("| `ha_dedup` | x | ❌ failed | 1.5s | a \\| b<br>c |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `ha_dedup` | replica 0 hole length | 31.0s |"),
+            "{md}"
+        );
     }
 }

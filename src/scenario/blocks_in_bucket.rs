@@ -21,9 +21,11 @@ pub const ID: &str = "blocks_in_bucket";
 /// Check names, shared with the negative twin.
 pub mod checks {
     pub const EVERY_REPLICA: &str = "every replica uploaded at least one block";
-    pub const LAYOUT: &str = "each block is complete: meta.json, index, chunks; labels, source and time range right";
+    pub const LAYOUT: &str =
+        "each block is complete: meta.json, index, chunks; labels, source and time range right";
     pub const COUNTS: &str = "blocks in the bucket match the sidecars' upload counters";
-    pub const FROM_STORE: &str = "the store gateway alone returns every block's samples, equal to the known function";
+    pub const FROM_STORE: &str =
+        "the store gateway alone returns every block's samples, equal to the known function";
 }
 
 /// A complete block: its layout and parsed `meta.json`.
@@ -55,7 +57,10 @@ pub async fn read_blocks(store: &Objstore) -> Result<(Vec<Block>, Vec<BlockLayou
 }
 
 /// Blocks per value of `replica_label`.
-pub fn by_replica<'a>(blocks: &'a [Block], replica_label: &str) -> BTreeMap<String, Vec<&'a Block>> {
+pub fn by_replica<'a>(
+    blocks: &'a [Block],
+    replica_label: &str,
+) -> BTreeMap<String, Vec<&'a Block>> {
     let mut m: BTreeMap<String, Vec<&Block>> = BTreeMap::new();
     for b in blocks {
         if let Some(r) = b.meta.label(replica_label) {
@@ -75,16 +80,23 @@ pub async fn wait_blocks(
     timeout: Duration,
 ) -> Result<Vec<Block>, String> {
     Eventually::new(
-        format!("a block from each of replicas {replicas:?} in bucket '{}'", store.target().bucket),
+        format!(
+            "a block from each of replicas {replicas:?} in bucket '{}'",
+            store.target().bucket
+        ),
         timeout,
     )
     .max_delay(Duration::from_secs(2))
     .until(|| async {
         match read_blocks(store).await {
             Ok((blocks, partial)) => {
-                let fresh: Vec<Block> = blocks.into_iter().filter(|b| b.meta.max_time > since_ms).collect();
+                let fresh: Vec<Block> = blocks
+                    .into_iter()
+                    .filter(|b| b.meta.max_time > since_ms)
+                    .collect();
                 let by = by_replica(&fresh, replica_label);
-                let missing: Vec<&String> = replicas.iter().filter(|r| !by.contains_key(*r)).collect();
+                let missing: Vec<&String> =
+                    replicas.iter().filter(|r| !by.contains_key(*r)).collect();
                 if missing.is_empty() {
                     Probe::Ready(fresh)
                 } else {
@@ -112,13 +124,21 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     let t = Instant::now();
     let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await {
         Ok(b) => {
-            report.fact("first blocks seen after", format!("{:.0}s", t.elapsed().as_secs_f64()));
+            report.fact(
+                "first blocks seen after",
+                format!("{:.0}s", t.elapsed().as_secs_f64()),
+            );
             report.check(checks::EVERY_REPLICA, t, Ok(()));
             b
         }
         Err(e) => {
             let mut msg = format!("no block uploaded in {}s: {e}", wait.as_secs());
-            for (i, c) in p.components().iter().enumerate().filter(|(_, c)| c.name.starts_with("sidecar")) {
+            for (i, c) in p
+                .components()
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.name.starts_with("sidecar"))
+            {
                 let _ = i;
                 if let Some(line) = last_error_line(&c.log) {
                     msg.push_str(&format!("\n{} says: {line}", c.name));
@@ -129,19 +149,34 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
         }
     };
     // Window: blocks hold samples from the stack's start to now.
-    let window_start = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(started);
+    let window_start = blocks
+        .iter()
+        .map(|b| b.meta.min_time)
+        .min()
+        .unwrap_or(started);
     let window = (window_start.min(started), now_ms());
     let t = Instant::now();
     let problems: Vec<String> = blocks
         .iter()
         .filter_map(|b| {
-            check_sidecar_block(&b.layout, &b.meta, &shape.cluster, &shape.replica_label, window).err()
+            check_sidecar_block(
+                &b.layout,
+                &b.meta,
+                &shape.cluster,
+                &shape.replica_label,
+                window,
+            )
+            .err()
         })
         .collect();
     report.check(
         checks::LAYOUT,
         t,
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) },
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        },
     );
     report.fact("blocks in the bucket", blocks.len().to_string());
     let bytes: u64 = blocks.iter().map(|b| b.layout.bytes).sum();
@@ -150,11 +185,18 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
         .map(|b| b.meta.stats.num_series as f64 * (b.meta.max_time - b.meta.min_time) as f64)
         .sum();
     if series_ms > 0.0 {
-        report.fact("bucket bytes per series-hour", format!("{:.0}", bytes as f64 / (series_ms / 3_600_000.0)));
+        report.fact(
+            "bucket bytes per series-hour",
+            format!("{:.0}", bytes as f64 / (series_ms / 3_600_000.0)),
+        );
     }
 
     let t = Instant::now();
-    report.check(checks::COUNTS, t, check_counts(p, &store, &shape.replica_label).await);
+    report.check(
+        checks::COUNTS,
+        t,
+        check_counts(p, &store, &shape.replica_label).await,
+    );
 
     let t = Instant::now();
     let outcome = served_like_prometheus(p, &blocks, None).await;
@@ -176,15 +218,23 @@ pub async fn served_like_prometheus(
         Some(e) => e,
         None => {
             let url = p
-                .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
+                .start_extra_query(ExtraQuery {
+                    replica_labels: vec![label.clone()],
+                    stores: Stores::SidecarsOnly,
+                })
                 .await
                 .map_err(|e| format!("start a Thanos Query over the sidecars alone: {e}"))?;
-            owned = samples_by_block(&url, blocks, &label).await.map_err(|e| format!("from Prometheus: {e}"))?;
+            owned = samples_by_block(&url, blocks, &label)
+                .await
+                .map_err(|e| format!("from Prometheus: {e}"))?;
             &owned
         }
     };
     let url = p
-        .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::GatewayOnly })
+        .start_extra_query(ExtraQuery {
+            replica_labels: vec![label.clone()],
+            stores: Stores::GatewayOnly,
+        })
         .await
         .map_err(|e| format!("start a Thanos Query over the store gateway alone: {e}"))?;
     let served = samples_by_block(&url, blocks, &label)
@@ -195,34 +245,50 @@ pub async fn served_like_prometheus(
 
 /// The sidecars' `thanos_shipper_uploads_total` equals the blocks in the
 /// bucket per replica (polled: an upload may be between the two reads).
-async fn check_counts(p: &dyn Platform, store: &Objstore, replica_label: &str) -> Result<(), String> {
+async fn check_counts(
+    p: &dyn Platform,
+    store: &Objstore,
+    replica_label: &str,
+) -> Result<(), String> {
     let sidecars = p.endpoints().sidecars.clone();
-    Eventually::new("sidecar upload counters to match the bucket", Duration::from_secs(40))
-        .until(|| async {
-            let (blocks, _) = match read_blocks(store).await {
-                Ok(b) => b,
-                Err(e) => return Probe::NotYet(e),
+    Eventually::new(
+        "sidecar upload counters to match the bucket",
+        Duration::from_secs(40),
+    )
+    .until(|| async {
+        let (blocks, _) = match read_blocks(store).await {
+            Ok(b) => b,
+            Err(e) => return Probe::NotYet(e),
+        };
+        let by = by_replica(&blocks, replica_label);
+        let mut diffs = Vec::new();
+        for (i, url) in sidecars.iter().enumerate() {
+            let uploaded = match PromClient::new(url)
+                .own_metric("thanos_shipper_uploads_total", &[])
+                .await
+            {
+                Ok(v) => v.unwrap_or(0.0) as usize,
+                Err(e) => return Probe::NotYet(e.to_string()),
             };
-            let by = by_replica(&blocks, replica_label);
-            let mut diffs = Vec::new();
-            for (i, url) in sidecars.iter().enumerate() {
-                let uploaded = match PromClient::new(url).own_metric("thanos_shipper_uploads_total", &[]).await {
-                    Ok(v) => v.unwrap_or(0.0) as usize,
-                    Err(e) => return Probe::NotYet(e.to_string()),
-                };
-                let in_bucket = by.get(&i.to_string()).map_or(0, Vec::len);
-                // A restarted sidecar counts from zero: it can only be fewer.
-                if uploaded > in_bucket {
-                    diffs.push(format!("replica {i}: sidecar counted {uploaded} uploads, bucket holds {in_bucket}"));
-                }
-                if in_bucket == 0 {
-                    diffs.push(format!("replica {i}: no block in the bucket"));
-                }
+            let in_bucket = by.get(&i.to_string()).map_or(0, Vec::len);
+            // A restarted sidecar counts from zero: it can only be fewer.
+            if uploaded > in_bucket {
+                diffs.push(format!(
+                    "replica {i}: sidecar counted {uploaded} uploads, bucket holds {in_bucket}"
+                ));
             }
-            if diffs.is_empty() { Probe::Ready(()) } else { Probe::NotYet(diffs.join("; ")) }
-        })
-        .await
-        .map_err(|e| e.to_string())
+            if in_bucket == 0 {
+                diffs.push(format!("replica {i}: no block in the bucket"));
+            }
+        }
+        if diffs.is_empty() {
+            Probe::Ready(())
+        } else {
+            Probe::NotYet(diffs.join("; "))
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Raw samples of every known series of each block's replica over the
@@ -241,26 +307,42 @@ pub async fn samples_by_block(
         .flat_map(|(b, r)| {
             KnownSeries::ALL.into_iter().map(move |k| {
                 let sel = format!("{}{{{replica_label}=\"{r}\"}}", k.metric());
-                (format!("{} {sel}", b.layout.ulid), sel, b.meta.min_time, b.meta.max_time - 1)
+                (
+                    format!("{} {sel}", b.layout.ulid),
+                    sel,
+                    b.meta.min_time,
+                    b.meta.max_time - 1,
+                )
             })
         })
         .collect();
-    Eventually::new(format!("samples of {} block series through {query_url}", keys.len()), Duration::from_secs(60))
-        .until(|| async {
-            let mut out = BTreeMap::new();
-            for (key, sel, start, end) in &keys {
-                match client.raw_samples(sel, *start, *end, &QueryOptions::strict_raw()).await {
-                    Ok(r) if r.series.len() == 1 && !r.series[0].samples.is_empty() => {
-                        out.insert(key.clone(), r.series[0].samples.clone());
-                    }
-                    Ok(r) => return Probe::NotYet(format!("{key}: {} series with samples", r.series.iter().filter(|s| !s.samples.is_empty()).count())),
-                    Err(e) => return Probe::NotYet(format!("{key}: {e}")),
+    Eventually::new(
+        format!("samples of {} block series through {query_url}", keys.len()),
+        Duration::from_secs(60),
+    )
+    .until(|| async {
+        let mut out = BTreeMap::new();
+        for (key, sel, start, end) in &keys {
+            match client
+                .raw_samples(sel, *start, *end, &QueryOptions::strict_raw())
+                .await
+            {
+                Ok(r) if r.series.len() == 1 && !r.series[0].samples.is_empty() => {
+                    out.insert(key.clone(), r.series[0].samples.clone());
                 }
+                Ok(r) => {
+                    return Probe::NotYet(format!(
+                        "{key}: {} series with samples",
+                        r.series.iter().filter(|s| !s.samples.is_empty()).count()
+                    ));
+                }
+                Err(e) => return Probe::NotYet(format!("{key}: {e}")),
             }
-            Probe::Ready(out)
-        })
-        .await
-        .map_err(|e| e.to_string())
+        }
+        Probe::Ready(out)
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Compares what the store gateway served with what Prometheus held, key by
@@ -273,25 +355,42 @@ pub fn compare_samples(
     for (key, want) in expected {
         let got = served.get(key).map(Vec::as_slice).unwrap_or(&[]);
         if got != want.as_slice() {
-            let missing: Vec<i64> = want.iter().filter(|s| !got.contains(s)).map(|s| s.0).collect();
+            let missing: Vec<i64> = want
+                .iter()
+                .filter(|s| !got.contains(s))
+                .map(|s| s.0)
+                .collect();
             let extra = got.iter().filter(|s| !want.contains(s)).count();
             problems.push(format!(
                 "{key}: served {} samples, Prometheus had {}; {} missing{}, {extra} unexpected",
                 got.len(),
                 want.len(),
                 missing.len(),
-                missing.first().map_or(String::new(), |t| format!(" (first at {})", fmt_time(*t)))
+                missing
+                    .first()
+                    .map_or(String::new(), |t| format!(" (first at {})", fmt_time(*t)))
             ));
         }
-        let metric = key.split_whitespace().nth(1).and_then(|s| s.split('{').next()).unwrap_or("");
+        let metric = key
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.split('{').next())
+            .unwrap_or("");
         if let Some(known) = KnownSeries::from_metric(metric) {
-            let series = crate::client::prom::Series { labels: BTreeMap::new(), samples: got.to_vec() };
+            let series = crate::client::prom::Series {
+                labels: BTreeMap::new(),
+                samples: got.to_vec(),
+            };
             if let Err(e) = values_match(&series, known) {
                 problems.push(format!("{key}: {e}"));
             }
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// The last warning or error line of a component's log.
@@ -310,25 +409,38 @@ pub async fn twin_wrong_credentials(p: &mut dyn Platform, wait: Duration) -> Sce
     let shape = p.shape().clone();
     let t = Instant::now();
     if let Err(e) = p.sidecar_credentials(1, true).await {
-        report.check("break replica 1's sidecar credentials", t, Err(e.to_string()));
+        report.check(
+            "break replica 1's sidecar credentials",
+            t,
+            Err(e.to_string()),
+        );
         return report;
     }
     let since = now_ms();
     let store = Objstore::new(p.endpoints().s3.clone());
-    let outcome = match wait_blocks(&store, &shape.replica_label, &["1".to_owned()], since, wait).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let mut msg = format!("no block uploaded in {}s by replica 1: {e}", wait.as_secs());
-            let comps = p.components();
-            if let Some(line) = comps.iter().find(|c| c.name == "sidecar-1").and_then(|c| last_error_line(&c.log)) {
-                msg.push_str(&format!("\nsidecar-1 says: {line}"));
+    let outcome =
+        match wait_blocks(&store, &shape.replica_label, &["1".to_owned()], since, wait).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let mut msg = format!("no block uploaded in {}s by replica 1: {e}", wait.as_secs());
+                let comps = p.components();
+                if let Some(line) = comps
+                    .iter()
+                    .find(|c| c.name == "sidecar-1")
+                    .and_then(|c| last_error_line(&c.log))
+                {
+                    msg.push_str(&format!("\nsidecar-1 says: {line}"));
+                }
+                Err(msg)
             }
-            Err(msg)
-        }
-    };
+        };
     report.check(checks::EVERY_REPLICA, t, outcome);
     if let Err(e) = p.sidecar_credentials(1, false).await {
-        report.check("restore replica 1's sidecar credentials", Instant::now(), Err(e.to_string()));
+        report.check(
+            "restore replica 1's sidecar credentials",
+            Instant::now(),
+            Err(e.to_string()),
+        );
     }
     report
 }

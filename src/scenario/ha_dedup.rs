@@ -18,7 +18,8 @@ pub const ID: &str = "ha_dedup";
 /// Check names, shared by the scenario and its negative twins.
 pub mod checks {
     pub const ONE_SERIES: &str = "one deduplicated series per exporter series, no replica label";
-    pub const NO_HOLE: &str = "deduplicated raw samples have no hole longer than the switch-over bound";
+    pub const NO_HOLE: &str =
+        "deduplicated raw samples have no hole longer than the switch-over bound";
     pub const VALUES: &str = "deduplicated samples equal the known function";
     pub const KILLED_HOLE: &str = "the killed replica's own raw samples show the outage";
 }
@@ -54,36 +55,69 @@ pub async fn run(p: &mut dyn Platform, params: &Params) -> ScenarioReport {
     report
 }
 
-async fn run_inner(p: &mut dyn Platform, params: &Params, report: &mut ScenarioReport) -> Result<(), String> {
+async fn run_inner(
+    p: &mut dyn Platform,
+    params: &Params,
+    report: &mut ScenarioReport,
+) -> Result<(), String> {
     let shape = p.shape().clone();
     let query = p.endpoints().query.clone();
     let label = shape.replica_label.clone();
     let all: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
     let start = now_ms();
-    wait_replicas_in_query(&query, &label, &all, start + params.warm_up.as_millis() as i64)
-        .await
-        .map_err(|e| format!("before the fault: {e}"))?;
+    wait_replicas_in_query(
+        &query,
+        &label,
+        &all,
+        start + params.warm_up.as_millis() as i64,
+    )
+    .await
+    .map_err(|e| format!("before the fault: {e}"))?;
 
     let killed_at = now_ms();
-    eprintln!("ha_dedup: SIGKILL replica 0 for {}s", params.outage.as_secs());
+    eprintln!(
+        "ha_dedup: SIGKILL replica 0 for {}s",
+        params.outage.as_secs()
+    );
     p.kill_replica(0).await.map_err(|e| e.to_string())?;
     // The outage lasts until replica 1 alone has scraped for `outage`.
     let others: Vec<String> = all[1..].to_vec();
-    wait_replicas_in_query(&query, &label, &others, killed_at + params.outage.as_millis() as i64)
-        .await
-        .map_err(|e| format!("during the outage, the other replicas: {e}"))?;
+    wait_replicas_in_query(
+        &query,
+        &label,
+        &others,
+        killed_at + params.outage.as_millis() as i64,
+    )
+    .await
+    .map_err(|e| format!("during the outage, the other replicas: {e}"))?;
     let restart_at = now_ms();
-    p.restart_replica(0).await.map_err(|e| format!("restart replica 0: {e}"))?;
-    wait_replicas_in_query(&query, &label, &all, now_ms() + params.cool_down.as_millis() as i64)
+    p.restart_replica(0)
         .await
-        .map_err(|e| format!("after the restart: {e}"))?;
+        .map_err(|e| format!("restart replica 0: {e}"))?;
+    wait_replicas_in_query(
+        &query,
+        &label,
+        &all,
+        now_ms() + params.cool_down.as_millis() as i64,
+    )
+    .await
+    .map_err(|e| format!("after the restart: {e}"))?;
     let end = now_ms();
     report.fact("window", format!("{} → {}", fmt_time(start), fmt_time(end)));
     report.fact("replica 0 killed at", fmt_time(killed_at));
     report.fact("replica 0 restarted at", fmt_time(restart_at));
 
     check_dedup_view(report, &query, &label, shape.scrape_interval, start, end).await;
-    check_killed_replica_hole(report, &query, &label, shape.scrape_interval, params.outage, start, end).await;
+    check_killed_replica_hole(
+        report,
+        &query,
+        &label,
+        shape.scrape_interval,
+        params.outage,
+        start,
+        end,
+    )
+    .await;
     Ok(())
 }
 
@@ -167,7 +201,10 @@ async fn check_killed_replica_hole(
                     Some(g) if g.len_ms() >= outage.as_millis() as i64 => {
                         report.fact("replica 0 hole start", fmt_time(g.after_ms));
                         report.fact("replica 0 hole end", fmt_time(g.before_ms));
-                        report.fact("replica 0 hole length", format!("{:.1}s", g.len_ms() as f64 / 1000.0));
+                        report.fact(
+                            "replica 0 hole length",
+                            format!("{:.1}s", g.len_ms() as f64 / 1000.0),
+                        );
                         Ok(())
                     }
                     Some(g) => Err(format!(
@@ -179,7 +216,10 @@ async fn check_killed_replica_hole(
                     )),
                 }
             }
-            other => Err(format!("{selector}: {} series where 1 expected", other.len())),
+            other => Err(format!(
+                "{selector}: {} series where 1 expected",
+                other.len()
+            )),
         },
     };
     report.check(checks::KILLED_HOLE, t, outcome);
@@ -191,15 +231,33 @@ pub async fn twin_without_replica_label(p: &mut dyn Platform) -> ScenarioReport 
     let mut report = ScenarioReport::new("ha_dedup/twin: query without replica label");
     let shape = p.shape().clone();
     let start = now_ms();
-    let url = match p.start_extra_query(ExtraQuery { replica_labels: vec![], ..Default::default() }).await {
+    let url = match p
+        .start_extra_query(ExtraQuery {
+            replica_labels: vec![],
+            ..Default::default()
+        })
+        .await
+    {
         Ok(u) => u,
         Err(e) => {
-            report.check("start a Thanos Query without replica label", Instant::now(), Err(e.to_string()));
+            report.check(
+                "start a Thanos Query without replica label",
+                Instant::now(),
+                Err(e.to_string()),
+            );
             return report;
         }
     };
     let end = now_ms();
-    check_dedup_view(&mut report, &url, &shape.replica_label, shape.scrape_interval, start.min(end - 5000), end).await;
+    check_dedup_view(
+        &mut report,
+        &url,
+        &shape.replica_label,
+        shape.scrape_interval,
+        start.min(end - 5000),
+        end,
+    )
+    .await;
     report
 }
 
@@ -232,6 +290,14 @@ pub async fn twin_all_replicas_down(p: &mut dyn Platform, outage: Duration) -> S
         return report;
     }
     let end = now_ms();
-    check_dedup_view(&mut report, &query, &label, shape.scrape_interval, start, end).await;
+    check_dedup_view(
+        &mut report,
+        &query,
+        &label,
+        shape.scrape_interval,
+        start,
+        end,
+    )
+    .await;
     report
 }

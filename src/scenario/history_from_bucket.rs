@@ -18,7 +18,8 @@ pub const ID: &str = "history_from_bucket";
 
 /// Check names, shared with the negative twin.
 pub mod checks {
-    pub const SERVED: &str = "with local data removed, every uploaded range is served exactly from the bucket";
+    pub const SERVED: &str =
+        "with local data removed, every uploaded range is served exactly from the bucket";
 }
 
 /// Removes both replicas' data after their blocks are uploaded, checks the
@@ -58,14 +59,20 @@ async fn remove_local_data(
     };
     let min = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(0);
     let max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(0);
-    report.fact("uploaded range", format!("{} → {}", fmt_time(min), fmt_time(max)));
+    report.fact(
+        "uploaded range",
+        format!("{} → {}", fmt_time(min), fmt_time(max)),
+    );
     report.fact("blocks", blocks.len().to_string());
     let label = shape.replica_label.clone();
     let before = if !snapshot {
         Ok(Samples::new())
     } else {
         match p
-            .start_extra_query(ExtraQuery { replica_labels: vec![label.clone()], stores: Stores::SidecarsOnly })
+            .start_extra_query(ExtraQuery {
+                replica_labels: vec![label.clone()],
+                stores: Stores::SidecarsOnly,
+            })
             .await
         {
             Ok(url) => samples_by_block(&url, &blocks, &label).await,
@@ -91,7 +98,11 @@ async fn remove_local_data(
 async fn restore(p: &mut dyn Platform, report: &mut ScenarioReport) {
     for i in 0..p.shape().replicas {
         if let Err(e) = p.restart_replica(i).await {
-            report.check("bring the replicas back", Instant::now(), Err(e.to_string()));
+            report.check(
+                "bring the replicas back",
+                Instant::now(),
+                Err(e.to_string()),
+            );
         }
     }
 }
@@ -126,7 +137,10 @@ async fn missing_ranges(url: &str, blocks: &[Block]) -> Result<(), String> {
     let metric = KnownSeries::Gauge.metric();
     let min = blocks.iter().map(|b| b.meta.min_time).min().unwrap_or(0);
     let max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(0) - 1;
-    match client.raw_samples(metric, min, max, &QueryOptions::strict_dedup()).await {
+    match client
+        .raw_samples(metric, min, max, &QueryOptions::strict_dedup())
+        .await
+    {
         Err(e) => Err(format!("query {metric}: {e}")),
         Ok(r) if r.series.iter().all(|s| s.samples.is_empty()) => Err(format!(
             "the uploaded range {} → {} ({:.0}s) is missing: no sample of {metric} in it; \

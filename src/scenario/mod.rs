@@ -97,14 +97,18 @@ impl ScenarioReport {
 }
 
 /// Every scenario id this build can run, in suite order.
-pub const IDS: &[&str] = &[ha_dedup::ID, blocks_in_bucket::ID, history_from_bucket::ID];
+pub const IDS: &[&str] = &[
+    ha_dedup::ID,
+    blocks_in_bucket::ID,
+    history_from_bucket::ID,
+    logs::ID,
+    log_chunks::ID,
+];
 
 /// Ids from the design that later work will add; asking for one says so.
 pub const PLANNED: &[&str] = &[
     "compactor",
     "object_storage_outage",
-    "logs",
-    "log_chunks_in_bucket",
     "alerting",
     "upgrade",
     "heap_profile",
@@ -121,7 +125,11 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
         ha_dedup::ID => ha_dedup::run(platform, &ha_dedup::Params::default()).await,
         blocks_in_bucket::ID => blocks_in_bucket::run(platform, BLOCK_WAIT).await,
         history_from_bucket::ID => history_from_bucket::run(platform, BLOCK_WAIT).await,
-        other => ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet")),
+        logs::ID => logs::run_on(&platform.endpoints().s3).await,
+        log_chunks::ID => log_chunks::run_on(&platform.endpoints().s3).await,
+        other => {
+            ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet"))
+        }
     };
     report.duration = started.elapsed();
     report

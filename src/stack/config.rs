@@ -88,7 +88,12 @@ fn thanos_common(ports: ThanosPorts) -> Vec<String> {
 }
 
 /// `thanos sidecar` for one replica.
-pub fn sidecar_args(ports: ThanosPorts, prom_port: u16, tsdb: &Path, objstore: &Path) -> Vec<String> {
+pub fn sidecar_args(
+    ports: ThanosPorts,
+    prom_port: u16,
+    tsdb: &Path,
+    objstore: &Path,
+) -> Vec<String> {
     let mut a = vec!["sidecar".to_owned()];
     a.extend(thanos_common(ports));
     a.extend([
@@ -115,7 +120,11 @@ pub fn store_args(ports: ThanosPorts, data: &Path, objstore: &Path) -> Vec<Strin
 
 /// `thanos query` over `endpoints` (gRPC `host:port`), deduplicating on each
 /// of `replica_labels` (none: no deduplication).
-pub fn query_args(ports: ThanosPorts, endpoints: &[String], replica_labels: &[String]) -> Vec<String> {
+pub fn query_args(
+    ports: ThanosPorts,
+    endpoints: &[String],
+    replica_labels: &[String],
+) -> Vec<String> {
     let mut a = vec!["query".to_owned()];
     a.extend(thanos_common(ports));
     // `--endpoint` is deprecated in v0.42: endpoints go in an SD config.
@@ -124,7 +133,11 @@ pub fn query_args(ports: ThanosPorts, endpoints: &[String], replica_labels: &[St
         sd.push_str(&format!("  - address: {e:?}\n"));
     }
     a.push(format!("--endpoint.sd-config={sd}"));
-    a.extend(replica_labels.iter().map(|l| format!("--query.replica-label={l}")));
+    a.extend(
+        replica_labels
+            .iter()
+            .map(|l| format!("--query.replica-label={l}")),
+    );
     a
 }
 
@@ -186,7 +199,10 @@ mod tests {
         };
         let y = c.render();
         assert!(y.contains("scrape_interval: 1s"), "{y}");
-        assert!(y.contains("cluster: \"stackproof\"\n    replica: \"1\""), "{y}");
+        assert!(
+            y.contains("cluster: \"stackproof\"\n    replica: \"1\""),
+            "{y}"
+        );
         assert!(y.contains("targets: [\"127.0.0.1:4000\"]"), "{y}");
     }
 
@@ -196,9 +212,17 @@ mod tests {
         assert!(a.contains(&"--storage.tsdb.min-block-duration=30s".to_owned()));
         assert!(a.contains(&"--storage.tsdb.max-block-duration=30s".to_owned()));
         assert!(a.contains(&"--web.listen-address=127.0.0.1:9".to_owned()));
-        let q = query_args(ThanosPorts { http: 1, grpc: 2 }, &["127.0.0.1:3".into()], &["replica".into()]);
+        let q = query_args(
+            ThanosPorts { http: 1, grpc: 2 },
+            &["127.0.0.1:3".into()],
+            &["replica".into()],
+        );
         assert!(q.contains(&"--query.replica-label=replica".to_owned()));
-        assert!(q.iter().filter(|x| x.contains("address=")).all(|x| x.contains("127.0.0.1:")));
+        assert!(
+            q.iter()
+                .filter(|x| x.contains("address="))
+                .all(|x| x.contains("127.0.0.1:"))
+        );
         let none = query_args(ThanosPorts { http: 1, grpc: 2 }, &[], &[]);
         assert!(!none.iter().any(|x| x.contains("replica-label")));
     }
@@ -210,7 +234,10 @@ mod tests {
             bucket: "b".into(),
             region: "us-east-1".into(),
             insecure: true,
-            credentials: S3Credentials { access_key: "ak".into(), secret_key: "sk".into() },
+            credentials: S3Credentials {
+                access_key: "ak".into(),
+                secret_key: "sk".into(),
+            },
         };
         let y = thanos_objstore(&t);
         assert!(y.contains("endpoint: \"127.0.0.1:8333\""), "{y}");
