@@ -284,6 +284,20 @@ fn indent(s: &str) -> String {
         .join("\n")
 }
 
+/// Writes `text` to `path` readable by its owner only: rendered configs
+/// hold per-run credentials.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+}
+
 /// The last `n` lines of a file (reads at most its last 64 KiB).
 pub fn tail_lines(path: &Path, n: usize) -> String {
     let Ok(mut f) = File::open(path) else {

@@ -362,43 +362,9 @@ pub fn parse_index_stats(body: &str) -> Result<IndexStats, String> {
 }
 
 /// The sum of every sample of `name` in Prometheus text exposition whose
-/// labels include all of `matching` (`None`: the metric is absent).
-pub fn metric_sum(text: &str, name: &str, matching: &[(&str, &str)]) -> Option<f64> {
-    let mut found = None;
-    for line in text.lines() {
-        if line.starts_with('#') {
-            continue;
-        }
-        let Some(rest) = line.strip_prefix(name) else {
-            continue;
-        };
-        let (labels, value) = if let Some(inner) = rest.strip_prefix('{') {
-            let Some((labels, value)) = inner.split_once('}') else {
-                continue;
-            };
-            (labels, value)
-        } else if rest.starts_with(' ') {
-            ("", rest)
-        } else {
-            // A longer metric name sharing this prefix.
-            continue;
-        };
-        if !matching
-            .iter()
-            .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")))
-        {
-            continue;
-        }
-        if let Some(v) = value
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-        {
-            *found.get_or_insert(0.0) += v;
-        }
-    }
-    found
-}
+/// labels include all of `matching` (`None`: the metric is absent). One
+/// parser serves Thanos' and Loki's own metrics.
+pub use crate::client::prom::sum_metric as metric_sum;
 
 /// One stream to push: labels and `(ts_ns, line)` entries.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -601,15 +601,7 @@ pub async fn wait_replicas_in_query(
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), PlatformError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::process::write_private(path, text)
         .map_err(PlatformError::io(format!("write {}", path.display())))
 }
 

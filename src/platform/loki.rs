@@ -422,15 +422,7 @@ impl LocalLoki {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), LokiPlatformError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::process::write_private(path, text)
         .map_err(LokiPlatformError::io(format!("write {}", path.display())))
 }
 

@@ -184,18 +184,10 @@ pub fn uninstall_blocking(release: &str, t: &HelmTarget<'_>) -> Result<(), KubeE
 
 /// Writes a file readable by its owner only.
 pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), KubeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(KubeError::io(format!("create {}", dir.display())))?;
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::process::write_private(path, text)
         .map_err(KubeError::io(format!("write {}", path.display())))
 }
 
