@@ -5,6 +5,7 @@ pub mod ha_dedup;
 pub mod history_from_bucket;
 pub mod log_chunks;
 pub mod logs;
+pub mod object_storage_outage;
 
 use std::time::{Duration, Instant};
 
@@ -101,22 +102,21 @@ pub const IDS: &[&str] = &[
     ha_dedup::ID,
     blocks_in_bucket::ID,
     history_from_bucket::ID,
+    object_storage_outage::ID,
     logs::ID,
     log_chunks::ID,
 ];
 
 /// Ids from the design that later work will add; asking for one says so.
-pub const PLANNED: &[&str] = &[
-    "compactor",
-    "object_storage_outage",
-    "alerting",
-    "upgrade",
-    "heap_profile",
-];
+pub const PLANNED: &[&str] = &["compactor", "alerting", "upgrade", "heap_profile"];
 
 /// How long a scenario waits for blocks in the bucket: a 30 s block is cut
 /// once the head spans 45 s (checked every minute) and shipped within 30 s.
 pub const BLOCK_WAIT: Duration = Duration::from_secs(180);
+
+/// How long `object_storage_outage` keeps the object store down: longer
+/// than two block cuts (30 s blocks, cut when the head spans 45 s).
+pub const OUTAGE: Duration = Duration::from_secs(70);
 
 /// Runs scenario `id` on `platform`.
 pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
@@ -125,6 +125,7 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
         ha_dedup::ID => ha_dedup::run(platform, &ha_dedup::Params::default()).await,
         blocks_in_bucket::ID => blocks_in_bucket::run(platform, BLOCK_WAIT).await,
         history_from_bucket::ID => history_from_bucket::run(platform, BLOCK_WAIT).await,
+        object_storage_outage::ID => object_storage_outage::run(platform, OUTAGE, BLOCK_WAIT).await,
         logs::ID => logs::run_on(&platform.endpoints().s3).await,
         log_chunks::ID => log_chunks::run_on(&platform.endpoints().s3).await,
         other => {
