@@ -571,7 +571,14 @@ pub async fn wait_replicas_in_query(
                 .query(
                     &format!("timestamp({metric})"),
                     now,
-                    &QueryOptions::strict_raw(),
+                    // A progress probe, not a check: while a replica is down
+                    // on purpose, its sidecar fails every strict query until
+                    // Thanos marks it unhealthy; the others' data still counts.
+                    &QueryOptions {
+                        dedup: Some(false),
+                        partial_response: Some(true),
+                        max_source_resolution: None,
+                    },
                 )
                 .await
             {
