@@ -113,23 +113,30 @@ fn progress_default() -> Option<Duration> {
     }
 }
 
-/// Synchronous bounded poll for tests and `Drop` paths: polls `probe` with
-/// backoff for at most 30 s and panics, naming `what`, when it never holds.
-pub fn block_on_poll<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+/// Synchronous bounded poll for `Drop` paths and blocking code: polls
+/// `probe` with backoff (5 ms doubling to 250 ms) for at most `limit`; None
+/// when it never held.
+pub fn poll_for<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(5);
     loop {
         if let Some(v) = probe() {
-            return v;
+            return Some(v);
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out after 30s waiting for {what}"
-        );
-        // Backoff between polls, bounded above.
-        std::thread::sleep(delay);
+        let left = limit.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return None;
+        }
+        // Backoff between polls, bounded above and by the limit.
+        std::thread::sleep(delay.min(left));
         delay = (delay * 2).min(Duration::from_millis(250));
     }
+}
+
+/// [`poll_for`] for tests: at most 30 s, then a panic naming `what`.
+pub fn block_on_poll<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    poll_for(Duration::from_secs(30), probe)
+        .unwrap_or_else(|| panic!("timed out after 30s waiting for {what}"))
 }
 
 /// Holds a fault for `duration` (a scenario's outage, not a wait for a

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, Once};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -254,17 +254,9 @@ impl RunningProcess {
             return;
         }
         let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
-        let deadline = Instant::now() + grace;
-        let mut delay = Duration::from_millis(5);
-        while Instant::now() < deadline {
-            if self.try_exit().is_some() {
-                return;
-            }
-            // Bounded poll with backoff for the exit of a process we signalled.
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(200));
+        if crate::eventually::poll_for(grace, || self.try_exit().map(|_| ())).is_none() {
+            self.kill();
         }
-        self.kill();
     }
 }
 
