@@ -133,13 +133,11 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
         }
         Err(e) => {
             let mut msg = format!("no block uploaded in {}s: {e}", wait.as_secs());
-            for (i, c) in p
+            for c in p
                 .components()
                 .iter()
-                .enumerate()
-                .filter(|(_, c)| c.name.starts_with("sidecar"))
+                .filter(|c| c.name.starts_with("sidecar"))
             {
-                let _ = i;
                 if let Some(line) = last_error_line(&c.log) {
                     msg.push_str(&format!("\n{} says: {line}", c.name));
                 }
