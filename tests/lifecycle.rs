@@ -68,10 +68,11 @@ fn sigterm_to_the_harness_stops_every_component() {
             root = Some(PathBuf::from(dir.trim()));
         }
         let words: Vec<&str> = line.split_whitespace().collect();
-        if words.len() > 2 && words[1] == "pid" {
-            if let Ok(p) = words[2].parse::<u32>() {
-                pids.push(p);
-            }
+        if words.len() > 2
+            && words[1] == "pid"
+            && let Ok(p) = words[2].parse::<u32>()
+        {
+            pids.push(p);
         }
         if line.starts_with("ready in") {
             break;

@@ -179,7 +179,7 @@ fn yaml_str(p: &Path) -> String {
 
 fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
