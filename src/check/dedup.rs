@@ -15,10 +15,14 @@ use crate::data::exporter::KnownSeries;
 /// after its sample at `lastT`, the next sample comes from the other replica
 /// at the first of its scrapes at or after `lastT + 1 + 2 × interval`; its
 /// scrapes are `interval` apart, so that is at most `lastT + 3 × interval`.
-/// Scrape jitter (Prometheus spreads scrapes, timestamps are taken on
-/// arrival) adds up to half an interval on each of the two samples.
+/// Where no gap is known yet the penalty is the constant `initialPenalty`
+/// of 5000 ms: seen here when a failover met a block boundary (samples from
+/// the store gateway's block, then from the sidecar's head), a 5.0 s hole.
+/// So the penalty part is `max(2 × interval, 5 s)`. Scrape jitter
+/// (timestamps are taken on arrival) adds up to one more interval.
 pub fn switch_over_bound(scrape_interval: Duration) -> Duration {
-    scrape_interval * 3 + scrape_interval
+    const INITIAL_PENALTY: Duration = Duration::from_millis(5000);
+    (scrape_interval * 2).max(INITIAL_PENALTY) + scrape_interval + scrape_interval
 }
 
 /// The one series expected for `metric`, or a message saying how many came
@@ -103,10 +107,15 @@ mod tests {
     }
 
     #[test]
-    fn the_bound_for_one_second_scrapes_is_four_seconds() {
+    fn the_bound_for_one_second_scrapes_is_seven_seconds() {
+        // max(2 s, 5 s initial penalty) + 1 s to the next scrape + 1 s jitter.
         assert_eq!(
             switch_over_bound(Duration::from_secs(1)),
-            Duration::from_secs(4)
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            switch_over_bound(Duration::from_secs(15)),
+            Duration::from_secs(60)
         );
     }
 
