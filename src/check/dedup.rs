@@ -66,15 +66,21 @@ pub fn single_series<'a>(
 /// Every sample equals the known function of its timestamp, or a message
 /// naming how many do not and the first few.
 pub fn values_match(series: &Series, known: KnownSeries) -> Result<(), String> {
+    values_follow(series, known.metric(), |t| known.value_at(t))
+}
+
+/// Every sample of `metric` equals `f` of its timestamp, bit for bit, or a
+/// message naming how many do not and the first few.
+pub fn values_follow(series: &Series, metric: &str, f: impl Fn(i64) -> f64) -> Result<(), String> {
     let wrong: Vec<String> = series
         .samples
         .iter()
-        .filter(|(t, v)| v.to_bits() != known.value_at(*t).to_bits())
+        .filter(|(t, v)| v.to_bits() != f(*t).to_bits())
         .map(|(t, v)| {
             format!(
                 "at {} got {v}, expected {}",
                 crate::check::gaps::fmt_time(*t),
-                known.value_at(*t)
+                f(*t)
             )
         })
         .collect();
@@ -82,8 +88,7 @@ pub fn values_match(series: &Series, known: KnownSeries) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{}: {} of {} samples differ from the known function; first: {}",
-            known.metric(),
+            "{metric}: {} of {} samples differ from the known function; first: {}",
             wrong.len(),
             series.samples.len(),
             wrong.iter().take(3).cloned().collect::<Vec<_>>().join("; ")

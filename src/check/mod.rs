@@ -1,6 +1,7 @@
 //! What the scenarios assert, as pure functions over observations.
 
 pub mod blocks;
+pub mod compaction;
 pub mod dedup;
 pub mod gaps;
 pub mod logseq;

@@ -202,6 +202,19 @@ impl Objstore {
         Ok(out)
     }
 
+    /// Writes one object.
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjstoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.target.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err("PutObject", e))
+    }
+
     /// The bytes of one object.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ObjstoreError> {
         let resp = self

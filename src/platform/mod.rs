@@ -69,6 +69,16 @@ pub enum PlatformError {
     },
     #[error("no replica {0}: the stack has {1}")]
     NoSuchReplica(usize, usize),
+    #[error(
+        "{name} failed with {status}\n  command: {command}\n  log: {log}\n  last log lines:\n{tail}"
+    )]
+    CommandFailed {
+        name: String,
+        status: String,
+        command: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("{what} is not supported on the {platform} platform")]
     Unsupported {
         platform: &'static str,
@@ -105,6 +115,30 @@ pub struct ExtraQuery {
     pub stores: Stores,
 }
 
+/// One pass of the Thanos compactor over the stack's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactRun {
+    /// Only blocks whose external label `.0` equals `.1` are touched
+    /// (`--selector.relabel-config`): the sidecars' own blocks, and other
+    /// clusters', are left alone.
+    pub only: (String, String),
+    /// `--deduplication.replica-label`: blocks differing only in these are
+    /// merged into one (vertical compaction).
+    pub replica_labels: Vec<String>,
+    /// `--deduplication.func`: `penalty` for Prometheus HA pairs (whose
+    /// samples differ in time), empty for identical copies.
+    pub dedup_func: String,
+}
+
+/// What one compactor pass took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactPass {
+    /// From start to exit.
+    pub duration: Duration,
+    /// Its log, for the report.
+    pub log: PathBuf,
+}
+
 /// A running stack and the faults scenarios may cause in it.
 #[async_trait]
 pub trait Platform: Send {
@@ -132,4 +166,14 @@ pub trait Platform: Send {
     /// Restarts replica `n`'s sidecar with wrong object-storage credentials
     /// (`wrong = true`) or the right ones again (`wrong = false`).
     async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError>;
+    /// Runs the Thanos compactor once over the bucket (no `--wait`): it
+    /// compacts, deduplicates and downsamples what `run` selects, deletes
+    /// what it replaced, and exits.
+    async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
+        let _ = run;
+        Err(PlatformError::Unsupported {
+            platform: self.name(),
+            what: "running the Thanos compactor once",
+        })
+    }
 }

@@ -35,9 +35,19 @@ pub struct Block {
     pub meta: BlockMeta,
 }
 
-/// The blocks in the bucket whose `meta.json` is there (a block without it
-/// is an upload in progress), plus the layouts of the partial ones.
+/// The sidecars' blocks in the bucket whose `meta.json` is there (a block
+/// without it is an upload in progress), plus the layouts of the partial
+/// ones. Blocks the `compactor` scenario backfilled share the bucket and
+/// are left out.
 pub async fn read_blocks(store: &Objstore) -> Result<(Vec<Block>, Vec<BlockLayout>), String> {
+    let (mut done, partial) = read_all_blocks(store).await?;
+    done.retain(|b| !crate::data::backfill::is_backfilled(&b.meta));
+    Ok((done, partial))
+}
+
+/// Every complete block in the bucket, whoever wrote it, plus the layouts
+/// of the partial ones.
+pub async fn read_all_blocks(store: &Objstore) -> Result<(Vec<Block>, Vec<BlockLayout>), String> {
     let objects = store.list("").await.map_err(|e| e.to_string())?;
     let mut done = Vec::new();
     let mut partial = Vec::new();

@@ -118,6 +118,56 @@ pub fn store_args(ports: ThanosPorts, data: &Path, objstore: &Path) -> Vec<Strin
     a
 }
 
+/// `thanos compact` for one pass (no `--wait`) over the blocks whose label
+/// `only.0` is `only.1`. `--consistency-delay=0s` because the harness
+/// uploads whole blocks, meta.json last; `--delete-delay=0s` so the blocks
+/// it replaced are gone when it exits, as they would be once a production
+/// delay has passed: while both are in the bucket the store gateway serves
+/// both.
+pub fn compact_args(
+    http_port: u16,
+    data: &Path,
+    objstore: &Path,
+    run: &crate::platform::CompactRun,
+) -> Vec<String> {
+    let (label, value) = &run.only;
+    let selector = format!(
+        "- action: keep\n  source_labels: [{label}]\n  regex: {}\n",
+        regex_literal(value)
+    );
+    let mut a = vec![
+        "compact".to_owned(),
+        format!("--http-address=127.0.0.1:{http_port}"),
+        "--log.level=info".into(),
+        format!("--data-dir={}", data.display()),
+        format!("--objstore.config-file={}", objstore.display()),
+        "--consistency-delay=0s".into(),
+        "--delete-delay=0s".into(),
+        format!("--selector.relabel-config={selector}"),
+    ];
+    a.extend(
+        run.replica_labels
+            .iter()
+            .map(|l| format!("--deduplication.replica-label={l}")),
+    );
+    if !run.dedup_func.is_empty() {
+        a.push(format!("--deduplication.func={}", run.dedup_func));
+    }
+    a
+}
+
+/// `value` as an anchored RE2 literal (relabel regexes are anchored).
+fn regex_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `thanos query` over `endpoints` (gRPC `host:port`), deduplicating on each
 /// of `replica_labels` (none: no deduplication).
 pub fn query_args(
