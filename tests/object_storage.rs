@@ -1,14 +1,52 @@
-//! `blocks_in_bucket` and `history_from_bucket` with their negative twins,
-//! on one real local stack.
+//! `compactor`, `blocks_in_bucket` and `history_from_bucket` with their
+//! negative twins, on one real local stack. The compactor goes first: its
+//! backfilled blocks then share the bucket with the sidecars' uploads, as
+//! other clusters' blocks do in production, and the later scenarios must
+//! not mistake them for the sidecars'.
 
 use std::time::Duration;
 
 use stackproof::platform::local::LocalStack;
-use stackproof::scenario::{self, blocks_in_bucket, history_from_bucket};
+use stackproof::scenario::{self, blocks_in_bucket, compactor, history_from_bucket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
+
+    let r = scenario::run(compactor::ID, &mut stack).await;
+    eprintln!("{r:#?}");
+    assert!(
+        r.passed(),
+        "compactor failed: {:?}",
+        r.failures().collect::<Vec<_>>()
+    );
+    assert!(r.checks.len() >= 7, "every check ran: {r:#?}");
+
+    // Twin: no compactor → neither merged nor downsampled, and said so.
+    let t = compactor::twin_without_compactor(&mut stack).await;
+    eprintln!("{t:#?}");
+    let msg = t
+        .failure_of(compactor::checks::DOWNSAMPLED)
+        .unwrap_or_else(|| panic!("a missing compactor must be reported: {t:#?}"));
+    assert!(msg.starts_with("no downsampled block at 5m"), "{msg}");
+    let msg = t
+        .failure_of(compactor::checks::DEDUPLICATED)
+        .unwrap_or_else(|| panic!("unmerged replicas must be reported: {t:#?}"));
+    assert!(
+        msg.contains("--deduplication.replica-label=replica"),
+        "{msg}"
+    );
+
+    // Twin: the compactor's default (naive) merge keeps both replicas.
+    let t = compactor::twin_naive_dedup(&mut stack).await;
+    eprintln!("{t:#?}");
+    let msg = t
+        .failure_of(compactor::checks::RAW)
+        .unwrap_or_else(|| panic!("a naive merge must be reported: {t:#?}"));
+    assert!(
+        msg.contains("kept both replicas' samples") && msg.contains("--deduplication.func=penalty"),
+        "{msg}"
+    );
 
     let r = scenario::run(blocks_in_bucket::ID, &mut stack).await;
     eprintln!("{r:#?}");

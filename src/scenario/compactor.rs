@@ -60,16 +60,27 @@ enum Stop {
 
 /// Backfills, compacts once, and checks the bucket and the answers.
 pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
-    let mut report = ScenarioReport::new(ID);
-    let b = match backfill(p, &mut report, "").await {
+    run_with(p, ID, "", DEDUP_FUNC).await
+}
+
+/// Negative twin: the compactor merges the replicas with its default
+/// (naive) deduplication, meant for identical copies: both replicas'
+/// samples end up in one series, and the harness must say so.
+pub async fn twin_naive_dedup(p: &mut dyn Platform) -> ScenarioReport {
+    run_with(p, "compactor/twin: naive deduplication", "naive-", "").await
+}
+
+async fn run_with(p: &mut dyn Platform, id: &str, tag: &str, func: &str) -> ScenarioReport {
+    let mut report = ScenarioReport::new(id);
+    let b = match backfill(p, &mut report, tag).await {
         Ok(b) => b,
-        Err(Stop::Skip(why)) => return ScenarioReport::skipped(ID, &why),
+        Err(Stop::Skip(why)) => return ScenarioReport::skipped(id, &why),
         Err(Stop::Failed) => return report,
     };
     let run = CompactRun {
         only: ("cluster".into(), b.cluster.clone()),
         replica_labels: vec![p.shape().replica_label.clone()],
-        dedup_func: DEDUP_FUNC.into(),
+        dedup_func: func.into(),
     };
     let t = Instant::now();
     match p.compact_once(&run).await {
@@ -81,7 +92,7 @@ pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
             report.check(checks::COMPACT, t, Ok(()));
         }
         Err(e @ PlatformError::Unsupported { .. }) => {
-            return ScenarioReport::skipped(ID, &e.to_string());
+            return ScenarioReport::skipped(id, &e.to_string());
         }
         Err(e) => {
             report.check(checks::COMPACT, t, Err(e.to_string()));
@@ -232,18 +243,37 @@ async fn verify(p: &mut dyn Platform, b: &Backfilled, report: &mut ScenarioRepor
         report.check(checks::RAW, t, Err(e));
         return;
     }
+    // Thanos Query learns a store's label sets and time range on its own
+    // refresh, after the store has loaded the blocks: until then it skips
+    // the store for `cluster=<new>` and answers with nothing.
+    let query = PromClient::new(&p.endpoints().query);
+    if let Err(e) = wait_queryable(&query, b).await {
+        report.check(checks::RAW, t, Err(e));
+        return;
+    }
     report.fact(
-        "store gateway loaded the new blocks after",
+        "new blocks queryable through Thanos Query after",
         format!("{:.1}s", t.elapsed().as_secs_f64()),
     );
 
-    let query = PromClient::new(&p.endpoints().query);
     let bound = switch_over_bound(Duration::from_millis(STEP_MS as u64));
     let t = Instant::now();
     let raw = raw_series(&query, b, &shape.replica_label).await;
     let raw_check = raw.as_ref().map_err(Clone::clone).and_then(|(g, c)| {
         values_follow(g, GAUGE, |t| b.plan.gauge_at(t))?;
         values_follow(c, COUNTER, |t| b.plan.counter_at(t))?;
+        // Offline penalty deduplication may keep a second sample in a
+        // minute where it switches replicas at a chunk boundary; keeping
+        // both replicas' samples doubles the series.
+        let minutes = b.plan.minutes() as usize;
+        if g.samples.len() > minutes {
+            return Err(format!(
+                "deduplicated {GAUGE} holds {} samples for {minutes} minutes in which each \
+                 replica took one: the compactor kept both replicas' samples instead of \
+                 deduplicating them; Prometheus replicas need --deduplication.func={DEDUP_FUNC}",
+                g.samples.len()
+            ));
+        }
         let window = Some((b.plan.start_ms, b.plan.end_ms() - STEP_MS));
         let ts: Vec<i64> = g.samples.iter().map(|s| s.0).collect();
         let holes = find_gaps(&ts, bound.as_millis() as i64, window);
@@ -260,7 +290,13 @@ async fn verify(p: &mut dyn Platform, b: &Backfilled, report: &mut ScenarioRepor
     let Ok((gauge, _)) = raw else {
         return;
     };
-    let lost = b.plan.minutes() as usize - gauge.samples.len();
+    let mut covered: Vec<i64> = gauge
+        .samples
+        .iter()
+        .map(|(t, _)| (t - b.plan.start_ms).div_euclid(STEP_MS))
+        .collect();
+    covered.dedup();
+    let twice = gauge.samples.len() - covered.len();
     let longest = gauge
         .samples
         .windows(2)
@@ -270,9 +306,12 @@ async fn verify(p: &mut dyn Platform, b: &Backfilled, report: &mut ScenarioRepor
     report.fact(
         "raw samples after offline deduplication",
         format!(
-            "{} of {} minutes ({lost} lost at replica switches), longest hole {:.0}s",
+            "{} samples; {} of {} minutes covered ({} that a replica had but the deduplicated block lacks), \
+             {twice} minutes with a sample from each replica, longest hole {:.0}s",
             gauge.samples.len(),
+            covered.len(),
             b.plan.minutes(),
+            b.plan.minutes() as usize - covered.len(),
             longest as f64 / 1000.0
         ),
     );
@@ -325,6 +364,39 @@ async fn wait_loaded(p: &dyn Platform, cluster: &str, expect: &[String]) -> Resu
     .map_err(|e| e.to_string())
 }
 
+/// Waits until Thanos Query answers for the backfilled cluster at every
+/// resolution.
+async fn wait_queryable(query: &PromClient, b: &Backfilled) -> Result<(), String> {
+    let at = b.plan.day_ends()[0] - 1;
+    let q = format!("count_over_time({GAUGE}{{cluster=\"{}\"}}[1d])", b.cluster);
+    Eventually::new(
+        format!(
+            "Thanos Query at {} to answer {q} at raw, 5m and 1h",
+            query.base()
+        ),
+        LOAD_WAIT,
+    )
+    .until(|| async {
+        for res in [0, RES_5M, RES_1H] {
+            let opts = QueryOptions {
+                max_source_resolution: Some(res_name_param(res).into()),
+                ..QueryOptions::strict_dedup()
+            };
+            if let Err(e) = scalar(query, &q, at, &opts).await {
+                return Probe::NotYet(format!("at {}: {e}", res_name(res)));
+            }
+        }
+        Probe::Ready(())
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// `max_source_resolution` for a resolution in ms.
+fn res_name_param(res: i64) -> &'static str {
+    if res == 0 { "0s" } else { res_name(res) }
+}
+
 /// Both backfilled series at raw resolution, deduplicated, over the whole
 /// range.
 async fn raw_series(
@@ -333,7 +405,7 @@ async fn raw_series(
     replica_label: &str,
 ) -> Result<(Series, Series), String> {
     let opts = QueryOptions {
-        max_source_resolution: Some("0s".into()),
+        max_source_resolution: Some(res_name_param(0).into()),
         ..QueryOptions::strict_dedup()
     };
     let mut out = Vec::new();
@@ -366,7 +438,7 @@ async fn aggregates_match(
     report: &mut ScenarioReport,
 ) -> Result<(), String> {
     let opts = QueryOptions {
-        max_source_resolution: Some(res_name(res).into()),
+        max_source_resolution: Some(res_name_param(res).into()),
         ..QueryOptions::strict_dedup()
     };
     let sel = |m: &str| format!("{m}{{cluster=\"{}\"}}", b.cluster);
@@ -380,34 +452,23 @@ async fn aggregates_match(
             .filter(|(t, _)| (end - 86_400_000..end).contains(t))
             .map(|s| s.1)
             .collect();
-        let expected = [
-            ("sum", day.iter().sum::<f64>()),
-            ("min", day.iter().copied().fold(f64::INFINITY, f64::min)),
-            ("max", day.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-        ];
-        for (agg, want) in expected {
+        let mut answers = DayAnswers::default();
+        for (agg, slot) in [
+            ("sum", &mut answers.sum),
+            ("min", &mut answers.min),
+            ("max", &mut answers.max),
+        ] {
             let q = format!("{agg}_over_time({}[1d])", sel(GAUGE));
-            match scalar(query, &q, at, &opts).await {
-                Ok(got) if got == want => {}
-                Ok(got) => wrong.push(format!(
-                    "{} day ending {}: {agg}_over_time = {got}, the raw samples give {want}",
-                    res_name(res),
-                    fmt_time(end)
-                )),
-                Err(e) => return Err(e),
-            }
+            *slot = scalar(query, &q, at, &opts).await?;
         }
-        let want = b.plan.true_increase(end - 86_400_000, end);
         let q = format!("increase({}[1d])", sel(COUNTER));
-        match scalar(query, &q, at, &opts).await {
-            Ok(got) if (got - want).abs() <= tolerance => {}
-            Ok(got) => wrong.push(format!(
-                "{} day ending {}: increase = {got}, the counter grew by {want} (±{tolerance})",
-                res_name(res),
-                fmt_time(end)
-            )),
-            Err(e) => return Err(e),
-        }
+        answers.increase = scalar(query, &q, at, &opts).await?;
+        let grew = b.plan.true_increase(end - 86_400_000, end);
+        wrong.extend(
+            judge_day(&day, grew, tolerance, &answers)
+                .into_iter()
+                .map(|w| format!("{} day ending {}: {w}", res_name(res), fmt_time(end))),
+        );
         if count_fact.is_none() {
             let q = format!("count_over_time({}[1d])", sel(GAUGE));
             count_fact = Some(scalar(query, &q, at, &opts).await.map(|c| (c, day.len())));
@@ -434,6 +495,51 @@ async fn aggregates_match(
     }
 }
 
+/// One day's answers at one resolution.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct DayAnswers {
+    sum: f64,
+    min: f64,
+    max: f64,
+    increase: f64,
+}
+
+/// What is wrong with a day's answers, given the raw samples of that day
+/// (`day`) and how much the counter really grew (`grew`): sums, minima and
+/// maxima of whole numbers must be exact; `increase()` extrapolates, so it
+/// may stray by `tolerance`.
+fn judge_day(day: &[f64], grew: f64, tolerance: f64, got: &DayAnswers) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let expected = [
+        ("sum", day.iter().sum::<f64>(), got.sum),
+        (
+            "min",
+            day.iter().copied().fold(f64::INFINITY, f64::min),
+            got.min,
+        ),
+        (
+            "max",
+            day.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            got.max,
+        ),
+    ];
+    for (agg, want, got) in expected {
+        if got != want {
+            wrong.push(format!(
+                "{agg}_over_time = {got}, the {} raw samples give {want}",
+                day.len()
+            ));
+        }
+    }
+    if (got.increase - grew).abs() > tolerance {
+        wrong.push(format!(
+            "increase = {}, the counter grew by {grew} (±{tolerance})",
+            got.increase
+        ));
+    }
+    wrong
+}
+
 /// The single value of an instant query.
 async fn scalar(query: &PromClient, q: &str, at: i64, opts: &QueryOptions) -> Result<f64, String> {
     let r = query
@@ -451,5 +557,56 @@ async fn scalar(query: &PromClient, q: &str, at: i64, opts: &QueryOptions) -> Re
             fmt_time(at),
             other.len()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> Vec<f64> {
+        (0..1440).map(|k| (k % 60) as f64).collect()
+    }
+
+    fn right() -> DayAnswers {
+        DayAnswers {
+            sum: 42_480.0,
+            min: 0.0,
+            max: 59.0,
+            increase: 1439.7,
+        }
+    }
+
+    #[test]
+    fn right_answers_pass() {
+        assert!(judge_day(&day(), 1440.0, 4.0, &right()).is_empty());
+    }
+
+    #[test]
+    fn a_wrong_aggregate_is_named_with_both_values() {
+        let got = DayAnswers {
+            sum: 42_481.0,
+            ..right()
+        };
+        let w = judge_day(&day(), 1440.0, 4.0, &got);
+        assert_eq!(
+            w,
+            vec!["sum_over_time = 42481, the 1440 raw samples give 42480".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_counter_reset_taken_for_a_drop_fails_the_increase() {
+        // A reset read as a drop: the day's growth minus the value before it.
+        let got = DayAnswers {
+            increase: 1439.0 - 3599.0,
+            ..right()
+        };
+        let w = judge_day(&day(), 1439.0, 4.0, &got);
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("increase = -2160, the counter grew by 1439"),
+            "{w:?}"
+        );
     }
 }
