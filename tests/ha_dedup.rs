@@ -17,11 +17,7 @@ async fn ha_dedup_passes_and_its_twins_are_reported() {
     // The scenario itself: no hole in the deduplicated view.
     let r = scenario::run(ha_dedup::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(
-        r.passed(),
-        "ha_dedup failed: {:?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
     let hole = r
         .facts
         .iter()
@@ -38,9 +34,7 @@ async fn ha_dedup_passes_and_its_twins_are_reported() {
 
     // Twin 1: Thanos Query without the replica label.
     let t = ha_dedup::twin_without_replica_label(&mut stack).await;
-    let msg = t
-        .failure_of(ha_dedup::checks::ONE_SERIES)
-        .unwrap_or_else(|| panic!("a query without replica label must fail the check: {t:#?}"));
+    let msg = t.expect_failed(ha_dedup::checks::ONE_SERIES);
     assert!(
         msg.contains("2 series where 1 expected (replica=0, replica=1)"),
         "{msg}"
@@ -49,9 +43,7 @@ async fn ha_dedup_passes_and_its_twins_are_reported() {
 
     // Twin 2: every replica down for 30 s: the hole is found with its span.
     let t = ha_dedup::twin_all_replicas_down(&mut stack, Duration::from_secs(30)).await;
-    let msg = t
-        .failure_of(ha_dedup::checks::NO_HOLE)
-        .unwrap_or_else(|| panic!("an outage of every replica must be reported: {t:#?}"));
+    let msg = t.expect_failed(ha_dedup::checks::NO_HOLE);
     assert!(msg.contains("with no sample, from "), "{msg}");
     let span: f64 = msg
         .split("bound: ")

@@ -55,11 +55,7 @@ async fn logs_come_back_exactly_and_their_twins_are_reported() {
     // logs: every LogQL answer exact.
     let r = logs::run(&mut loki, &logs::Params::default()).await;
     show(&r);
-    assert!(
-        r.passed(),
-        "logs failed: {:#?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
     assert_eq!(r.checks.len(), 12, "{:#?}", r.checks);
     assert_eq!(fact(&r, "lines pushed"), "540");
     assert_eq!(fact(&r, "lines read back"), "540");
@@ -67,9 +63,7 @@ async fn logs_come_back_exactly_and_their_twins_are_reported() {
     // Twin: skipped sequence numbers are named per stream, as a range.
     let t = logs::twin_skipped_seq(&mut loki).await;
     show(&t);
-    let msg = t
-        .failure_of(logs::checks::SEQUENCES)
-        .unwrap_or_else(|| panic!("skipped lines must fail the sequence check: {t:#?}"));
+    let msg = t.expect_failed(logs::checks::SEQUENCES);
     assert_eq!(
         msg,
         "app=api level=info: missing seq 40–49 (10 of 60 lines)"
@@ -81,19 +75,13 @@ async fn logs_come_back_exactly_and_their_twins_are_reported() {
     // Twin: a duplicated line is named.
     let t = logs::twin_duplicated(&mut loki).await;
     show(&t);
-    let msg = t
-        .failure_of(logs::checks::SEQUENCES)
-        .unwrap_or_else(|| panic!("a duplicated line must fail the sequence check: {t:#?}"));
+    let msg = t.expect_failed(logs::checks::SEQUENCES);
     assert_eq!(msg, "app=billing level=warn: duplicate seq 17 (seen 2×)");
 
     // log_chunks_in_bucket: chunks, index, and every line from the bucket.
     let r = log_chunks::run(&mut loki).await;
     show(&r);
-    assert!(
-        r.passed(),
-        "log_chunks_in_bucket failed: {:#?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
     assert_eq!(r.checks.len(), 4, "{:#?}", r.checks);
     assert_eq!(
         fact(&r, "lines pushed"),
@@ -106,9 +94,7 @@ async fn logs_come_back_exactly_and_their_twins_are_reported() {
     // own error line.
     let t = log_chunks::twin_wrong_credentials(&s3).await;
     show(&t);
-    let msg = t
-        .failure_of(log_chunks::checks::CHUNKS)
-        .unwrap_or_else(|| panic!("wrong credentials must fail the chunk check: {t:#?}"));
+    let msg = t.expect_failed(log_chunks::checks::CHUNKS);
     assert!(msg.contains("Loki's flush failed"), "{msg}");
     assert!(
         msg.contains("Loki said: ") && msg.contains("failed to flush"),

@@ -15,23 +15,15 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
 
     let r = scenario::run(compactor::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(
-        r.passed(),
-        "compactor failed: {:?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
     assert!(r.checks.len() >= 7, "every check ran: {r:#?}");
 
     // Twin: no compactor → neither merged nor downsampled, and said so.
     let t = compactor::twin_without_compactor(&mut stack).await;
     eprintln!("{t:#?}");
-    let msg = t
-        .failure_of(compactor::checks::DOWNSAMPLED)
-        .unwrap_or_else(|| panic!("a missing compactor must be reported: {t:#?}"));
+    let msg = t.expect_failed(compactor::checks::DOWNSAMPLED);
     assert!(msg.starts_with("no downsampled block at 5m"), "{msg}");
-    let msg = t
-        .failure_of(compactor::checks::DEDUPLICATED)
-        .unwrap_or_else(|| panic!("unmerged replicas must be reported: {t:#?}"));
+    let msg = t.expect_failed(compactor::checks::DEDUPLICATED);
     assert!(
         msg.contains("--deduplication.replica-label=replica"),
         "{msg}"
@@ -40,9 +32,7 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
     // Twin: the compactor's default (naive) merge keeps both replicas.
     let t = compactor::twin_naive_dedup(&mut stack).await;
     eprintln!("{t:#?}");
-    let msg = t
-        .failure_of(compactor::checks::RAW)
-        .unwrap_or_else(|| panic!("a naive merge must be reported: {t:#?}"));
+    let msg = t.expect_failed(compactor::checks::RAW);
     assert!(
         msg.contains("kept both replicas' samples") && msg.contains("--deduplication.func=penalty"),
         "{msg}"
@@ -50,18 +40,12 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
 
     let r = scenario::run(blocks_in_bucket::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(
-        r.passed(),
-        "blocks_in_bucket failed: {:?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
 
     // Twin: wrong credentials on replica 1's sidecar.
     let t = blocks_in_bucket::twin_wrong_credentials(&mut stack, Duration::from_secs(75)).await;
     eprintln!("{t:#?}");
-    let msg = t
-        .failure_of(blocks_in_bucket::checks::EVERY_REPLICA)
-        .unwrap_or_else(|| panic!("wrong credentials must be reported: {t:#?}"));
+    let msg = t.expect_failed(blocks_in_bucket::checks::EVERY_REPLICA);
     assert!(
         msg.contains("no block uploaded in 75s by replica 1"),
         "{msg}"
@@ -74,19 +58,13 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
 
     let r = scenario::run(history_from_bucket::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(
-        r.passed(),
-        "history_from_bucket failed: {:?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
 
     // Twin: no store gateway → the uploaded range is named as missing.
     let t =
         history_from_bucket::twin_without_store_gateway(&mut stack, Duration::from_secs(60)).await;
     eprintln!("{t:#?}");
-    let msg = t
-        .failure_of(history_from_bucket::checks::SERVED)
-        .unwrap_or_else(|| panic!("a missing store gateway must be reported: {t:#?}"));
+    let msg = t.expect_failed(history_from_bucket::checks::SERVED);
     assert!(
         msg.contains("the uploaded range") && msg.contains("is missing"),
         "{msg}"

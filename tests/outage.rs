@@ -9,11 +9,7 @@ async fn an_object_storage_outage_loses_nothing() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
     let r = scenario::run(object_storage_outage::ID, &mut stack).await;
     eprintln!("{r:#?}");
-    assert!(
-        r.passed(),
-        "object_storage_outage failed: {:?}",
-        r.failures().collect::<Vec<_>>()
-    );
+    r.assert_passed();
     assert!(
         r.facts.iter().any(|(k, _)| k.starts_with("recovery")),
         "recovery time missing from {:?}",

@@ -711,6 +711,10 @@ impl Platform for LocalStack {
         r.sidecar.wait_ready(&http).await
     }
 
+    fn runs_compactor_once(&self) -> bool {
+        true
+    }
+
     async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
         self.compactions += 1;
         let name = format!("compact-{}", self.compactions);

@@ -166,6 +166,11 @@ pub trait Platform: Send {
     /// Restarts replica `n`'s sidecar with wrong object-storage credentials
     /// (`wrong = true`) or the right ones again (`wrong = false`).
     async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError>;
+    /// Whether [`Platform::compact_once`] works here; scenarios that need
+    /// it skip before writing anything when it does not.
+    fn runs_compactor_once(&self) -> bool {
+        false
+    }
     /// Runs the Thanos compactor once over the bucket (no `--wait`): it
     /// compacts, deduplicates and downsamples what `run` selects, deletes
     /// what it replaced, and exits.

@@ -135,6 +135,13 @@ async fn backfill(
     report: &mut ScenarioReport,
     tag: &str,
 ) -> Result<Backfilled, Stop> {
+    if !p.runs_compactor_once() {
+        return Err(Stop::Skip(format!(
+            "runs the Thanos compactor as a one-off process, which the {} platform does not do \
+             yet; run it locally: stackproof run --platform local --scenario {ID}",
+            p.name()
+        )));
+    }
     let promtool = crate::versions::Versions::load_default()
         .and_then(|v| v.binary("promtool"))
         .map_err(|e| Stop::Skip(format!("needs promtool to make blocks: {e}")))?;

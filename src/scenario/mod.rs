@@ -92,6 +92,19 @@ impl ScenarioReport {
         })
     }
 
+    /// Panics, naming every failed check, unless all passed (for tests).
+    pub fn assert_passed(&self) {
+        let failed: Vec<_> = self.failures().collect();
+        assert!(failed.is_empty(), "{} failed: {failed:#?}", self.id);
+    }
+
+    /// The message of check `name`, which must have failed (for negative
+    /// twins' tests); panics with the whole report when it did not.
+    pub fn expect_failed(&self, name: &str) -> &str {
+        self.failure_of(name)
+            .unwrap_or_else(|| panic!("{}: check {name:?} must have failed: {self:#?}", self.id))
+    }
+
     /// The message of the failed check named `name`, if it failed.
     pub fn failure_of(&self, name: &str) -> Option<&str> {
         self.failures().find(|(n, _)| *n == name).map(|(_, m)| m)
