@@ -64,6 +64,10 @@ enum Cmd {
         /// Also time the ha_dedup scenario.
         #[arg(long)]
         scenario: bool,
+        /// Also run the compactor scenario this many times on one stack
+        /// and time its compactor passes.
+        #[arg(long, default_value_t = 0)]
+        compactor: usize,
     },
     /// Check that every pinned component is installed.
     Doctor,
@@ -155,7 +159,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             drop(stack);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Bench { starts, scenario } => bench(starts, scenario).await,
+        Cmd::Bench {
+            starts,
+            scenario,
+            compactor,
+        } => bench(starts, scenario, compactor).await,
     }
 }
 
@@ -199,7 +207,22 @@ async fn doctor() -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
+/// `min … median … max` of `values`, in seconds, over their count.
+fn spread(values: &mut [f64]) -> String {
+    values.sort_by(|a, b| a.total_cmp(b));
+    match values {
+        [] => "no values".into(),
+        v => format!(
+            "min {:.2}s median {:.2}s max {:.2}s over {}",
+            v[0],
+            v[v.len() / 2],
+            v[v.len() - 1],
+            v.len()
+        ),
+    }
+}
+
+async fn bench(starts: usize, with_scenario: bool, compactor: usize) -> anyhow::Result<ExitCode> {
     let mut readies = Vec::new();
     for i in 0..starts {
         let t = std::time::Instant::now();
@@ -227,14 +250,7 @@ async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
         );
     }
     if !readies.is_empty() {
-        readies.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "bench: stack ready: min {:.2}s median {:.2}s max {:.2}s over {} starts",
-            readies[0],
-            readies[readies.len() / 2],
-            readies[readies.len() - 1],
-            readies.len()
-        );
+        println!("bench: stack ready: {} starts", spread(&mut readies));
     }
     if with_scenario {
         let mut stack = LocalStack::builder()
@@ -263,6 +279,36 @@ async fn bench(starts: usize, with_scenario: bool) -> anyhow::Result<ExitCode> {
         println!(
             "bench: peak RSS of the stack (sum) {:.0} MiB",
             rss as f64 / 1048576.0
+        );
+    }
+    if compactor > 0 {
+        use stackproof::scenario::compactor as c;
+        let mut stack = LocalStack::builder()
+            .start()
+            .await
+            .context("start the local stack")?;
+        let (mut passes, mut walls) = (Vec::new(), Vec::new());
+        for i in 0..compactor {
+            let r = stackproof::scenario::run(c::ID, &mut stack).await;
+            let pass = r
+                .facts
+                .iter()
+                .find(|(k, _)| k == "compactor pass")
+                .and_then(|(_, v)| v.trim_end_matches('s').parse::<f64>().ok());
+            println!(
+                "bench: compactor {}: {} in {:.1}s, compactor pass {}",
+                i + 1,
+                if r.passed() { "passed" } else { "FAILED" },
+                r.duration.as_secs_f64(),
+                pass.map_or("not run".into(), |p| format!("{p:.1}s"))
+            );
+            walls.push(r.duration.as_secs_f64());
+            passes.extend(pass);
+        }
+        println!("bench: compactor scenario: {} runs", spread(&mut walls));
+        println!(
+            "bench: compactor pass (11 days × 2 replicas × 2 series): {} passes",
+            spread(&mut passes)
         );
     }
     Ok(ExitCode::SUCCESS)
