@@ -82,6 +82,13 @@ async fn run_with(p: &mut dyn Platform, id: &str, tag: &str, func: &str) -> Scen
         replica_labels: vec![p.shape().replica_label.clone()],
         dedup_func: func.into(),
     };
+    if tag.is_empty() {
+        let online = online_baseline(p, &b).await;
+        report.fact(
+            "raw samples, deduplicated by Thanos Query before compaction",
+            online,
+        );
+    }
     let t = Instant::now();
     match p.compact_once(&run).await {
         Ok(pass) => {
@@ -297,36 +304,60 @@ async fn verify(p: &mut dyn Platform, b: &Backfilled, report: &mut ScenarioRepor
     let Ok((gauge, _)) = raw else {
         return;
     };
-    let mut covered: Vec<i64> = gauge
-        .samples
-        .iter()
-        .map(|(t, _)| (t - b.plan.start_ms).div_euclid(STEP_MS))
-        .collect();
-    covered.dedup();
-    let twice = gauge.samples.len() - covered.len();
-    let longest = gauge
-        .samples
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .max()
-        .unwrap_or(0);
     report.fact(
         "raw samples after offline deduplication",
-        format!(
-            "{} samples; {} of {} minutes covered ({} that a replica had but the deduplicated block lacks), \
-             {twice} minutes with a sample from each replica, longest hole {:.0}s",
-            gauge.samples.len(),
-            covered.len(),
-            b.plan.minutes(),
-            b.plan.minutes() as usize - covered.len(),
-            longest as f64 / 1000.0
-        ),
+        coverage(&b.plan, &gauge),
     );
     let tolerance = increase_tolerance(bound);
     for (res, name) in [(RES_5M, checks::AT_5M), (RES_1H, checks::AT_1H)] {
         let t = Instant::now();
         let outcome = aggregates_match(&query, b, &gauge, res, tolerance, report).await;
         report.check(name, t, outcome);
+    }
+}
+
+/// How many minutes `series` covers, how many it holds twice, its longest
+/// hole: one line for the report.
+fn coverage(plan: &Backfill, series: &Series) -> String {
+    let mut covered: Vec<i64> = series
+        .samples
+        .iter()
+        .map(|(t, _)| (t - plan.start_ms).div_euclid(STEP_MS))
+        .collect();
+    covered.dedup();
+    let twice = series.samples.len() - covered.len();
+    let longest = series
+        .samples
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or(0);
+    format!(
+        "{} samples; {} of {} minutes covered ({} that a replica had are missing), \
+         {twice} minutes with a sample from each replica, longest hole {:.0}s",
+        series.samples.len(),
+        covered.len(),
+        plan.minutes(),
+        plan.minutes() as usize - covered.len(),
+        longest as f64 / 1000.0
+    )
+}
+
+/// Before the compactor runs: what Thanos Query's own (online)
+/// deduplication makes of the same uploaded blocks, for comparison with
+/// the compactor's offline result. Best effort: a fact, not a check.
+async fn online_baseline(p: &dyn Platform, b: &Backfilled) -> String {
+    let query = PromClient::new(&p.endpoints().query);
+    let label = p.shape().replica_label.clone();
+    let got = async {
+        wait_loaded(p, &b.cluster, &b.uploads).await?;
+        wait_queryable(&query, b).await?;
+        raw_series(&query, b, &label).await
+    }
+    .await;
+    match got {
+        Ok((g, _)) => coverage(&b.plan, &g),
+        Err(e) => format!("not measured: {e}"),
     }
 }
 
