@@ -14,7 +14,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 
@@ -22,7 +21,7 @@ use super::kind::cluster::{client_from_kubeconfig, run_id};
 use super::kind::error::KubeError;
 use super::kind::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
 use super::kind::{cmd, pins};
-use super::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape};
+use super::{PlatformError, StackShape};
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 
 /// Opt-in to install prometheus-operator's CRDs when the cluster lacks them
@@ -261,43 +260,7 @@ impl ClusterPlatform {
     }
 }
 
-#[async_trait]
-impl Platform for ClusterPlatform {
-    fn name(&self) -> &'static str {
-        "cluster"
-    }
-    fn endpoints(&self) -> &Endpoints {
-        self.stack.endpoints()
-    }
-    fn shape(&self) -> &StackShape {
-        self.stack.shape()
-    }
-    fn components(&self) -> Vec<ComponentInfo> {
-        self.stack.components()
-    }
-    async fn kill_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.kill_replica(n).await
-    }
-    async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.restart_replica(n).await
-    }
-    async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.remove_replica_data(n).await
-    }
-    async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
-        self.stack.stop_object_storage().await
-    }
-    async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
-        self.stack.start_object_storage().await
-    }
-    async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {
-        self.stack.start_extra_query(q).await
-    }
-
-    async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError> {
-        self.stack.sidecar_credentials(n, wrong).await
-    }
-}
+delegate_platform!(ClusterPlatform, "cluster", stack);
 
 #[cfg(test)]
 mod tests {

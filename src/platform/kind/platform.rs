@@ -4,13 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use async_trait::async_trait;
-
 use super::cluster::{KindCluster, run_id};
 use super::error::KubeError;
 use super::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
 use super::minio::S3Server;
-use crate::platform::{ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape};
+use crate::platform::{PlatformError, StackShape};
 use crate::process::keep_requested;
 
 /// How to shape the kind stack.
@@ -166,40 +164,4 @@ impl KindPlatform {
     }
 }
 
-#[async_trait]
-impl Platform for KindPlatform {
-    fn name(&self) -> &'static str {
-        "kind"
-    }
-    fn endpoints(&self) -> &Endpoints {
-        self.stack.endpoints()
-    }
-    fn shape(&self) -> &StackShape {
-        self.stack.shape()
-    }
-    fn components(&self) -> Vec<ComponentInfo> {
-        self.stack.components()
-    }
-    async fn kill_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.kill_replica(n).await
-    }
-    async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.restart_replica(n).await
-    }
-    async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
-        self.stack.remove_replica_data(n).await
-    }
-    async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
-        self.stack.stop_object_storage().await
-    }
-    async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
-        self.stack.start_object_storage().await
-    }
-    async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {
-        self.stack.start_extra_query(q).await
-    }
-
-    async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError> {
-        self.stack.sidecar_credentials(n, wrong).await
-    }
-}
+delegate_platform!(KindPlatform, "kind", stack);
