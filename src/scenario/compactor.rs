@@ -60,17 +60,33 @@ enum Stop {
 
 /// Backfills, compacts once, and checks the bucket and the answers.
 pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
-    run_with(p, ID, "", DEDUP_FUNC).await
+    run_with(p, ID, "", DEDUP_FUNC, true).await
 }
 
 /// Negative twin: the compactor merges the replicas with its default
 /// (naive) deduplication, meant for identical copies: both replicas'
 /// samples end up in one series, and the harness must say so.
 pub async fn twin_naive_dedup(p: &mut dyn Platform) -> ScenarioReport {
-    run_with(p, "compactor/twin: naive deduplication", "naive-", "").await
+    run_with(
+        p,
+        "compactor/twin: naive deduplication",
+        "naive-",
+        "",
+        false,
+    )
+    .await
 }
 
-async fn run_with(p: &mut dyn Platform, id: &str, tag: &str, func: &str) -> ScenarioReport {
+/// Backfills under cluster label `<prefix><tag><ms>`, measures Thanos
+/// Query's own deduplication first when `baseline`, compacts with
+/// `--deduplication.func=<func>`, and checks.
+async fn run_with(
+    p: &mut dyn Platform,
+    id: &str,
+    tag: &str,
+    func: &str,
+    baseline: bool,
+) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let b = match backfill(p, &mut report, tag).await {
         Ok(b) => b,
@@ -82,7 +98,7 @@ async fn run_with(p: &mut dyn Platform, id: &str, tag: &str, func: &str) -> Scen
         replica_labels: vec![p.shape().replica_label.clone()],
         dedup_func: func.into(),
     };
-    if tag.is_empty() {
+    if baseline {
         let online = online_baseline(p, &b).await;
         report.fact(
             "raw samples, deduplicated by Thanos Query before compaction",
