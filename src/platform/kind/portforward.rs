@@ -127,7 +127,7 @@ fn container_port(pod: &Pod, target: Option<&IntOrString>, service_port: u16) ->
     }
 }
 
-/// A running forward: 127.0.0.1:<free port> → target. Dropping it stops
+/// A running forward: `127.0.0.1:<free port>` → target. Dropping it stops
 /// the listener and every connection it carries.
 #[derive(Debug)]
 pub struct PortForward {
