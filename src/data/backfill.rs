@@ -232,10 +232,22 @@ pub fn create_block(
     }
 }
 
-/// `meta.json` with a Thanos section added: external `labels`, raw
-/// resolution, `source`.
+/// A ULID for `now_ms` and 80 bits of `random` (Crockford base32, 26
+/// characters).
+pub fn ulid(now_ms: u64, random: u128) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let v = (u128::from(now_ms) << 80) | (random & ((1u128 << 80) - 1));
+    (0..26)
+        .rev()
+        .map(|i| ALPHABET[((v >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// `meta.json` renamed to `ulid` (its own source) with a Thanos section
+/// added: external `labels`, raw resolution, `source`.
 pub fn with_thanos_labels(
     meta: &[u8],
+    ulid: &str,
     labels: &[(String, String)],
 ) -> Result<Vec<u8>, BackfillError> {
     let mut v: serde_json::Value = serde_json::from_slice(meta)
@@ -247,6 +259,11 @@ pub fn with_thanos_labels(
     let obj = v
         .as_object_mut()
         .ok_or_else(|| BackfillError::Meta("promtool's meta.json is not an object".into()))?;
+    obj.insert("ulid".into(), serde_json::json!(ulid));
+    obj.insert(
+        "compaction".into(),
+        serde_json::json!({"level": 1, "sources": [ulid]}),
+    );
     obj.insert(
         "thanos".into(),
         serde_json::json!({
@@ -261,16 +278,17 @@ pub fn with_thanos_labels(
 /// Uploads block directory `block` to `<ULID>/…` with Thanos `labels`;
 /// `meta.json` goes last, as Thanos' shipper does, so a reader never takes
 /// a half-uploaded block for a whole one. Returns the ULID.
+///
+/// The block gets a ULID of now: promtool dates its ULIDs at the data's
+/// start (weeks ago here), and a compactor sharing the bucket deletes a
+/// block without `meta.json` whose ULID is over two days old as an aborted
+/// upload, which ours would look like for the moment it takes.
 pub async fn upload_block(
     store: &Objstore,
     block: &Path,
     labels: &[(String, String)],
 ) -> Result<String, BackfillError> {
-    let ulid = block
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_owned();
+    let ulid = ulid(crate::data::exporter::now_ms() as u64, rand::random());
     let mut files = Vec::new();
     collect_files(block, &mut files)?;
     files.sort();
@@ -291,7 +309,7 @@ pub async fn upload_block(
     store
         .put(
             &format!("{ulid}/meta.json"),
-            with_thanos_labels(&meta, labels)?,
+            with_thanos_labels(&meta, &ulid, labels)?,
         )
         .await?;
     Ok(ulid)
@@ -402,13 +420,27 @@ mod tests {
             ("cluster".to_owned(), format!("{CLUSTER_PREFIX}x")),
             ("replica".to_owned(), "1".to_owned()),
         ];
-        let out = with_thanos_labels(meta, &labels).unwrap();
+        let id = ulid(1_469_918_176_385, 7);
+        let out = with_thanos_labels(meta, &id, &labels).unwrap();
         let m = BlockMeta::parse(&out).unwrap();
+        assert_eq!(m.ulid, id);
+        assert_eq!(m.compaction.sources, vec![id.clone()]);
+        assert_eq!(m.stats.num_samples, 3);
         assert_eq!(m.label("replica"), Some("1"));
         assert_eq!(m.resolution(), 0);
         assert_eq!(m.thanos.as_ref().unwrap().source, SOURCE);
         assert!(is_backfilled(&m));
-        assert!(with_thanos_labels(b"[1]", &labels).is_err());
+        assert!(with_thanos_labels(b"[1]", &id, &labels).is_err());
+    }
+
+    #[test]
+    fn ulids_carry_their_time_first() {
+        // The ULID specification's example time.
+        let id = ulid(1_469_918_176_385, u128::MAX);
+        assert!(id.starts_with("01ARYZ6S41"), "{id}");
+        assert!(id.ends_with("ZZZZZZZZZZZZZZZZ"), "{id}");
+        assert!(is_ulid(&id));
+        assert_ne!(ulid(1, 1), ulid(1, 2));
     }
 
     #[test]

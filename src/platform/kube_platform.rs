@@ -32,8 +32,14 @@ use super::wait;
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 use crate::eventually::{Eventually, Probe};
 use crate::platform::{
-    ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError, StackShape, Stores,
+    CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError,
+    StackShape, Stores,
 };
+
+/// The pinned Thanos binary on this machine (`scripts/install thanos`).
+fn local_thanos() -> Result<PathBuf, crate::versions::VersionsError> {
+    crate::versions::Versions::load_default()?.binary("thanos")
+}
 
 /// Label on everything stackproof creates, with the run id as value.
 pub const RUN_LABEL: &str = "stackproof.dev/run";
@@ -161,6 +167,7 @@ pub struct KubeStack {
     components: Vec<Component>,
     killed: BTreeSet<usize>,
     extras: usize,
+    compactions: usize,
     loki_url: Option<String>,
     alertmanager_url: Option<String>,
     ready_after: Duration,
@@ -375,6 +382,7 @@ impl KubeStack {
             components: Vec::new(),
             killed: BTreeSet::new(),
             extras: 0,
+            compactions: 0,
             loki_url: None,
             alertmanager_url: None,
             ready_after: Duration::ZERO,
@@ -821,6 +829,38 @@ impl KubeStack {
 impl Platform for KubeStack {
     fn name(&self) -> &'static str {
         self.opts.platform
+    }
+
+    fn compactor_once(&self) -> Result<(), String> {
+        local_thanos().map(|_| ()).map_err(|e| {
+            format!("runs `thanos compact` on this machine against the run's bucket: {e}")
+        })
+    }
+
+    /// On this machine, against the bucket as the harness reaches it (the
+    /// port-forwarded MinIO, or the user's bucket): the in-cluster
+    /// compactor leaves the backfilled clusters to it (its selector drops
+    /// them).
+    async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
+        let thanos = local_thanos()?;
+        let configs = self.opts.run_dir.join("configs");
+        std::fs::create_dir_all(&configs)
+            .map_err(PlatformError::io(format!("create {}", configs.display())))?;
+        let objstore = configs.join("objstore-from-host.yml");
+        crate::process::write_private(
+            &objstore,
+            &crate::stack::config::thanos_objstore(&self.endpoints.s3),
+        )
+        .map_err(PlatformError::io(format!("write {}", objstore.display())))?;
+        self.compactions += 1;
+        crate::platform::compact::run_once(
+            &thanos,
+            &self.opts.run_dir,
+            &objstore,
+            self.compactions,
+            run,
+        )
+        .await
     }
 
     fn endpoints(&self) -> &Endpoints {
@@ -1284,6 +1324,7 @@ mod tests {
             components: vec![],
             killed: BTreeSet::new(),
             extras: 0,
+            compactions: 0,
             loki_url: None,
             alertmanager_url: None,
             ready_after: Duration::ZERO,

@@ -20,9 +20,6 @@ use crate::stack::config::{self, PrometheusConfig, SeaweedPorts, ThanosPorts};
 use crate::versions::Versions;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
-/// One compactor pass over the backfill takes ~2 s here; the bound leaves
-/// room for a loaded machine.
-const COMPACT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How to shape the local stack. Defaults: two replicas scraping every
 /// second, 30 s blocks, a store gateway, Thanos Query deduplicating on
@@ -711,63 +708,14 @@ impl Platform for LocalStack {
         r.sidecar.wait_ready(&http).await
     }
 
-    fn runs_compactor_once(&self) -> bool {
-        true
+    fn compactor_once(&self) -> Result<(), String> {
+        Ok(())
     }
 
     async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
         self.compactions += 1;
-        let name = format!("compact-{}", self.compactions);
-        let data = self.root.join(&name);
-        std::fs::create_dir_all(&data)
-            .map_err(PlatformError::io(format!("create {}", data.display())))?;
         let objstore = self.root.join("configs").join("objstore.yml");
-        let spec = ProcessSpec::new(&name, &self.thanos).args(config::compact_args(
-            free_port()?,
-            &data,
-            &objstore,
-            run,
-        ));
-        let log = self.root.join("logs").join(format!("{name}.log"));
-        let started = Instant::now();
-        let mut proc = RunningProcess::spawn(spec, &log)?;
-        let pid = proc.pid();
-        let exited = Eventually::new(
-            format!("{name} (pid {pid}) to finish its pass"),
-            COMPACT_TIMEOUT,
-        )
-        .max_delay(Duration::from_millis(500))
-        .until(|| {
-            let status = proc.try_exit();
-            let log = log.clone();
-            async move {
-                match status {
-                    Some(s) => Probe::Ready(s),
-                    None => Probe::NotYet(crate::process::tail_lines(&log, 1)),
-                }
-            }
-        })
-        .await;
-        let status = match exited {
-            Ok(s) => s,
-            Err(e) => {
-                proc.kill();
-                return Err(e.into());
-            }
-        };
-        if !status.success() {
-            return Err(PlatformError::CommandFailed {
-                name,
-                status: status.to_string(),
-                command: proc.spec().command_line(),
-                log: log.clone(),
-                tail: proc.log_tail(20),
-            });
-        }
-        Ok(CompactPass {
-            duration: started.elapsed(),
-            log,
-        })
+        super::compact::run_once(&self.thanos, &self.root, &objstore, self.compactions, run).await
     }
 
     async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {

@@ -61,11 +61,21 @@ macro_rules! delegate_platform {
             ) -> Result<(), $crate::platform::PlatformError> {
                 self.$field.sidecar_credentials(n, wrong).await
             }
+            fn compactor_once(&self) -> Result<(), String> {
+                self.$field.compactor_once()
+            }
+            async fn compact_once(
+                &mut self,
+                run: &$crate::platform::CompactRun,
+            ) -> Result<$crate::platform::CompactPass, $crate::platform::PlatformError> {
+                self.$field.compact_once(run).await
+            }
         }
     };
 }
 
 pub mod cluster;
+mod compact;
 pub mod kind;
 pub mod local;
 pub mod loki;
@@ -229,10 +239,14 @@ pub trait Platform: Send {
     /// Restarts replica `n`'s sidecar with wrong object-storage credentials
     /// (`wrong = true`) or the right ones again (`wrong = false`).
     async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError>;
-    /// Whether [`Platform::compact_once`] works here; scenarios that need
-    /// it skip before writing anything when it does not.
-    fn runs_compactor_once(&self) -> bool {
-        false
+    /// Whether [`Platform::compact_once`] works here, or why not (what is
+    /// missing and how to get it); scenarios that need it skip before
+    /// writing anything when it does not.
+    fn compactor_once(&self) -> Result<(), String> {
+        Err(format!(
+            "the {} platform cannot run the Thanos compactor once",
+            self.name()
+        ))
     }
     /// Runs the Thanos compactor once over the bucket (no `--wait`): it
     /// compacts, deduplicates and downsamples what `run` selects, deletes

@@ -158,11 +158,9 @@ async fn backfill(
     report: &mut ScenarioReport,
     tag: &str,
 ) -> Result<Backfilled, Stop> {
-    if !p.runs_compactor_once() {
+    if let Err(why) = p.compactor_once() {
         return Err(Stop::Skip(format!(
-            "runs the Thanos compactor as a one-off process, which the {} platform does not do \
-             yet; run it locally: stackproof run --platform local --scenario {ID}",
-            p.name()
+            "{why}; or run it locally: stackproof run --platform local --scenario {ID}"
         )));
     }
     let promtool = crate::versions::Versions::load_default()
@@ -690,7 +688,10 @@ mod tests {
             assert_eq!(r.checks.len(), 1, "{r:#?}");
             match &r.checks[0].outcome {
                 crate::scenario::Outcome::Skipped(why) => {
-                    assert!(why.contains("the kind platform does not do yet"), "{why}");
+                    assert!(
+                        why.contains("the kind platform cannot run the Thanos compactor once"),
+                        "{why}"
+                    );
                     assert!(
                         why.contains("stackproof run --platform local --scenario compactor"),
                         "{why}"

@@ -363,10 +363,27 @@ pub(crate) mod tests {
         for must in [
             "--consistency-delay=0s",
             "--deduplication.replica-label=replica",
+            "--deduplication.func=penalty",
             "--wait",
         ] {
             assert!(args.contains(must), "compactor lacks {must}: {args}");
         }
+        // The selector is YAML in a flag: it must parse, and drop exactly
+        // the clusters the compactor scenario backfills.
+        let selector = compact["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str()?.strip_prefix("--selector.relabel-config="))
+            .next()
+            .expect("a selector");
+        let rules: serde_json::Value = serde_saphyr::from_str(selector).unwrap();
+        assert_eq!(rules[0]["action"], "drop");
+        assert_eq!(rules[0]["source_labels"][0], "cluster");
+        assert_eq!(
+            rules[0]["regex"],
+            format!("{}.*", crate::data::backfill::CLUSTER_PREFIX)
+        );
     }
 
     #[test]
