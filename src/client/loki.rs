@@ -453,13 +453,13 @@ impl LokiClient {
         let resp = rb.send().await.map_err(|e| LokiError::Http {
             method,
             url: url.to_owned(),
-            message: error_chain(&e),
+            message: super::error_chain(&e),
         })?;
         let status = resp.status().as_u16();
         let body = resp.text().await.map_err(|e| LokiError::Http {
             method,
             url: url.to_owned(),
-            message: error_chain(&e),
+            message: super::error_chain(&e),
         })?;
         Ok((status, body))
     }
@@ -641,18 +641,6 @@ impl Default for RangeOptions {
             step: None,
         }
     }
-}
-
-/// The whole error chain of an error on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

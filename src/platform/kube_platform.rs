@@ -478,36 +478,28 @@ impl KubeStack {
         .await?;
 
         // 4. Port-forwards for everything the scenarios reach.
-        stack.endpoints.query = format!(
-            "http://{}",
-            stack
-                .forward(Target::Service {
+        stack.endpoints.query = stack
+            .forwarded_component(
+                "query",
+                &format!("deployment/{QUERY}"),
+                "query",
+                Target::Service {
                     name: QUERY.into(),
-                    port: 10902
-                })
-                .await?
-        );
-        stack.component(
-            "query",
-            &format!("deployment/{QUERY}"),
-            "query",
-            Some(stack.endpoints.query.clone()),
-        );
-        let store = format!(
-            "http://{}",
-            stack
-                .forward(Target::Service {
+                    port: 10902,
+                },
+            )
+            .await?;
+        let store = stack
+            .forwarded_component(
+                "store",
+                &format!("deployment/{STORE}"),
+                "store",
+                Target::Service {
                     name: STORE.into(),
-                    port: 10902
-                })
-                .await?
-        );
-        stack.component(
-            "store",
-            &format!("deployment/{STORE}"),
-            "store",
-            Some(store.clone()),
-        );
+                    port: 10902,
+                },
+            )
+            .await?;
         stack.endpoints.store = Some(store);
         stack.component("compact", &format!("deployment/{COMPACT}"), "compact", None);
         stack.component(
@@ -518,71 +510,55 @@ impl KubeStack {
         );
         for i in 0..stack.opts.shape.replicas {
             let pod = names.pod(i);
-            let p = format!(
-                "http://{}",
-                stack
-                    .forward(Target::Pod {
+            let p = stack
+                .forwarded_component(
+                    &format!("prometheus-{i}"),
+                    &format!("pod/{pod}"),
+                    "prometheus",
+                    Target::Pod {
                         name: pod.clone(),
-                        port: 9090
-                    })
-                    .await?
-            );
-            let s = format!(
-                "http://{}",
-                stack
-                    .forward(Target::Pod {
+                        port: 9090,
+                    },
+                )
+                .await?;
+            let s = stack
+                .forwarded_component(
+                    &format!("sidecar-{i}"),
+                    &format!("pod/{pod}"),
+                    "thanos-sidecar",
+                    Target::Pod {
                         name: pod.clone(),
-                        port: 10902
-                    })
-                    .await?
-            );
-            stack.component(
-                &format!("prometheus-{i}"),
-                &format!("pod/{pod}"),
-                "prometheus",
-                Some(p.clone()),
-            );
-            stack.component(
-                &format!("sidecar-{i}"),
-                &format!("pod/{pod}"),
-                "thanos-sidecar",
-                Some(s.clone()),
-            );
+                        port: 10902,
+                    },
+                )
+                .await?;
             stack.endpoints.prometheus.push(p);
             stack.endpoints.sidecars.push(s);
         }
-        let loki_url = format!(
-            "http://{}",
-            stack
-                .forward(Target::Service {
+        let loki_url = stack
+            .forwarded_component(
+                "loki",
+                &format!("statefulset/{loki}"),
+                "loki",
+                Target::Service {
                     name: loki.into(),
-                    port: 3100
-                })
-                .await?
-        );
-        stack.component(
-            "loki",
-            &format!("statefulset/{loki}"),
-            "loki",
-            Some(loki_url.clone()),
-        );
+                    port: 3100,
+                },
+            )
+            .await?;
         stack.loki_url = Some(loki_url);
         let am = names.alertmanager_pod();
-        let am_url = format!(
-            "http://{}",
-            stack
-                .forward(Target::Pod {
+        let am_url = stack
+            .forwarded_component(
+                "alertmanager",
+                &format!("pod/{am}"),
+                "alertmanager",
+                Target::Pod {
                     name: am.clone(),
-                    port: 9093
-                })
-                .await?
-        );
-        stack.component(
-            "alertmanager",
-            &format!("pod/{am}"),
-            "alertmanager",
-            Some(am_url.clone()),
-        );
+                    port: 9093,
+                },
+            )
+            .await?;
         stack.alertmanager_url = Some(am_url);
         stack.component(
             "operator",
@@ -676,6 +652,20 @@ impl KubeStack {
             container: container.into(),
             url,
         });
+    }
+
+    /// Port-forwards `target` and records component `name` (its logs in
+    /// `pod`'s `container`) with the forwarded HTTP URL, which it returns.
+    async fn forwarded_component(
+        &mut self,
+        name: &str,
+        pod: &str,
+        container: &str,
+        target: Target,
+    ) -> Result<String, KubeError> {
+        let url = format!("http://{}", self.forward(target).await?);
+        self.component(name, pod, container, Some(url.clone()));
+        Ok(url)
     }
 
     async fn forward(&mut self, target: Target) -> Result<String, KubeError> {

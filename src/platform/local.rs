@@ -153,7 +153,7 @@ impl Managed {
                 match http.get(&url).send().await {
                     Ok(r) if r.status().is_success() => Probe::Ready(true),
                     Ok(r) => Probe::NotYet(format!("HTTP {}", r.status())),
-                    Err(e) => Probe::NotYet(error_chain(&e)),
+                    Err(e) => Probe::NotYet(crate::client::error_chain(&e)),
                 }
             }
         })
@@ -191,18 +191,6 @@ impl Managed {
             url: self.url.clone(),
         }
     }
-}
-
-/// The whole error chain of a reqwest error on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 struct Replica {
