@@ -361,11 +361,6 @@ pub fn parse_index_stats(body: &str) -> Result<IndexStats, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
-/// The sum of every sample of `name` in Prometheus text exposition whose
-/// labels include all of `matching` (`None`: the metric is absent). One
-/// parser serves Thanos' and Loki's own metrics.
-pub use crate::client::prom::sum_metric as metric_sum;
-
 /// One stream to push: labels and `(ts_ns, line)` entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushStream {
@@ -854,32 +849,6 @@ mod tests {
         let body = push_body(&[PushStream { labels, entries }]);
         let ours: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(ours["streams"][0], *first);
-    }
-
-    #[test]
-    fn metric_sums_match_labels_and_skip_longer_names() {
-        let text = "# HELP x\n\
-            loki_ingester_chunks_flushed_total{reason=\"forced\"} 3\n\
-            loki_ingester_chunks_flushed_total{reason=\"idle\"} 2\n\
-            loki_ingester_chunks_flushed_total_extra 100\n\
-            loki_ingester_chunks_flush_failures_total 0\n";
-        assert_eq!(
-            metric_sum(text, "loki_ingester_chunks_flushed_total", &[]),
-            Some(5.0)
-        );
-        assert_eq!(
-            metric_sum(
-                text,
-                "loki_ingester_chunks_flushed_total",
-                &[("reason", "idle")]
-            ),
-            Some(2.0)
-        );
-        assert_eq!(
-            metric_sum(text, "loki_ingester_chunks_flush_failures_total", &[]),
-            Some(0.0)
-        );
-        assert_eq!(metric_sum(text, "absent_metric", &[]), None);
     }
 
     #[test]

@@ -438,5 +438,8 @@ mod tests {
             Some(9.0)
         );
         assert_eq!(sum_metric(text, "thanos_shipper_uploads", &[]), None);
+        // A longer name with the metric as prefix is another metric.
+        let text = "loki_flushed_total{reason=\"idle\"} 2\nloki_flushed_total_extra 100\n";
+        assert_eq!(sum_metric(text, "loki_flushed_total", &[]), Some(2.0));
     }
 }

@@ -654,6 +654,26 @@ impl KubeStack {
         });
     }
 
+    /// Scales the in-cluster S3 server to `replicas` and waits for the
+    /// deployment; a real bucket cannot be, and `what` says so.
+    async fn scale_object_storage(
+        &mut self,
+        replicas: i32,
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<(), PlatformError> {
+        if !self.s3_in_cluster() {
+            return Err(PlatformError::Unsupported {
+                platform: self.opts.platform,
+                what,
+            });
+        }
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
+        faults::scale_deployment(&api, minio::S3_NAME, replicas).await?;
+        self.wait_deployment(minio::S3_NAME, timeout).await?;
+        Ok(())
+    }
+
     /// Port-forwards `target` and records component `name` (its logs in
     /// `pod`'s `container`) with the forwarded HTTP URL, which it returns.
     async fn forwarded_component(
@@ -959,29 +979,13 @@ impl Platform for KubeStack {
     }
 
     async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
-        if !self.s3_in_cluster() {
-            return Err(PlatformError::Unsupported {
-                platform: self.opts.platform,
-                what: "stopping a real S3 bucket",
-            });
-        }
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
-        faults::scale_deployment(&api, minio::S3_NAME, 0).await?;
-        self.wait_deployment(minio::S3_NAME, Duration::from_secs(120))
-            .await?;
-        Ok(())
+        self.scale_object_storage(0, "stopping a real S3 bucket", Duration::from_secs(120))
+            .await
     }
 
     async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
-        if !self.s3_in_cluster() {
-            return Err(PlatformError::Unsupported {
-                platform: self.opts.platform,
-                what: "stopping a real S3 bucket",
-            });
-        }
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
-        faults::scale_deployment(&api, minio::S3_NAME, 1).await?;
-        self.wait_deployment(minio::S3_NAME, self.opts.timeout)
+        let timeout = self.opts.timeout;
+        self.scale_object_storage(1, "starting a real S3 bucket", timeout)
             .await?;
         self.wait_bucket(false).await?;
         Ok(())

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use super::ScenarioReport;
 use super::logs::{read_streams, same_lines, version_text};
 use crate::check::logseq::{account, group_by_key};
-use crate::client::loki::metric_sum;
 use crate::client::objstore::{Objstore, S3Target};
+use crate::client::prom::sum_metric;
 use crate::data::loggen::{GenLine, LogGen, new_run_id};
 use crate::eventually::{Eventually, Probe};
 use crate::platform::loki::{LocalLoki, LokiOptions, MISSING_REASON};
@@ -192,7 +192,7 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
                 .collect();
             let failures = match client.metrics().await {
                 Ok(m) => {
-                    metric_sum(&m, "loki_ingester_chunks_flush_failures_total", &[]).unwrap_or(0.0)
+                    sum_metric(&m, "loki_ingester_chunks_flush_failures_total", &[]).unwrap_or(0.0)
                 }
                 Err(_) => 0.0,
             };

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
 use crate::check::logseq::{account, group_by_key};
-use crate::client::loki::{Labels, LokiClient, QueryData, RangeOptions, Stream, metric_sum};
+use crate::client::loki::{Labels, LokiClient, QueryData, RangeOptions, Stream};
 use crate::client::objstore::S3Target;
+use crate::client::prom::sum_metric;
 use crate::data::loggen::{GenLine, LogGen, in_window, new_run_id};
 use crate::eventually::{Eventually, Probe};
 use crate::platform::loki::{LocalLoki, MISSING_REASON};
@@ -607,7 +608,7 @@ async fn check_index_stats(
                 Ok(s) => {
                     let flushed = match client.metrics().await {
                         Ok(m) => {
-                            metric_sum(&m, "loki_ingester_chunks_flushed_total", &[]).unwrap_or(0.0)
+                            sum_metric(&m, "loki_ingester_chunks_flushed_total", &[]).unwrap_or(0.0)
                         }
                         Err(_) => f64::NAN,
                     };
