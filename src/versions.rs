@@ -16,6 +16,10 @@ pub enum Kind {
     Debian,
     /// Provided by the user (Loki: AGPL, never built here).
     External,
+    /// Kubernetes' own binaries, built by `scripts/kind-offline` from the
+    /// `k8s.io/kubernetes` module with its staging modules at
+    /// `staging_version` (they are separate modules on the proxy).
+    Kubernetes,
 }
 
 /// One table of `versions.toml`.
@@ -33,6 +37,16 @@ pub struct Component {
     pub stub_dirs: Option<String>,
     #[serde(default)]
     pub tags: Option<String>,
+    /// `kind`: built only by `scripts/kind-offline` (the offline image set),
+    /// not by a plain `scripts/install`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Extra `-ldflags` for `go build`; `@VERSION@` is the component's version.
+    #[serde(default)]
+    pub ldflags: Option<String>,
+    /// Kubernetes only: the version of its staging modules (`k8s.io/api` …).
+    #[serde(default)]
+    pub staging_version: Option<String>,
 }
 
 /// Errors reading the versions file or finding a binary it pins.
@@ -144,7 +158,7 @@ impl Versions {
             PathBuf::from(p)
         } else {
             match c.kind {
-                Kind::Go => cache_dir()
+                Kind::Go | Kind::Kubernetes => cache_dir()
                     .join("bin")
                     .join(format!("{name}-{}", c.version))
                     .join(&c.binary),

@@ -1,55 +1,13 @@
 //! `ha_dedup` and its negative twins, on one real local stack.
 
-use std::time::Duration;
+mod common;
 
 use stackproof::platform::local::LocalStack;
-use stackproof::scenario::{self, ha_dedup};
-
-fn seconds(fact: &str) -> f64 {
-    fact.trim_end_matches('s').parse().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ha_dedup_passes_and_its_twins_are_reported() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
     eprintln!("stack ready in {:.1}s", stack.ready_after().as_secs_f64());
-
-    // The scenario itself: no hole in the deduplicated view.
-    let r = scenario::run(ha_dedup::ID, &mut stack).await;
-    eprintln!("{r:#?}");
-    r.assert_passed();
-    let hole = r
-        .facts
-        .iter()
-        .find(|(k, _)| k == "replica 0 hole length")
-        .expect("hole reported");
-    assert!(seconds(&hole.1) >= 30.0, "replica 0's hole: {}", hole.1);
-    for key in ["replica 0 hole start", "replica 0 hole end"] {
-        assert!(
-            r.facts.iter().any(|(k, _)| k == key),
-            "{key} missing from {:?}",
-            r.facts
-        );
-    }
-
-    // Twin 1: Thanos Query without the replica label.
-    let t = ha_dedup::twin_without_replica_label(&mut stack).await;
-    let msg = t.expect_failed(ha_dedup::checks::ONE_SERIES);
-    assert!(
-        msg.contains("2 series where 1 expected (replica=0, replica=1)"),
-        "{msg}"
-    );
-    assert!(msg.contains("--query.replica-label=replica"), "{msg}");
-
-    // Twin 2: every replica down for 30 s: the hole is found with its span.
-    let t = ha_dedup::twin_all_replicas_down(&mut stack, Duration::from_secs(30)).await;
-    let msg = t.expect_failed(ha_dedup::checks::NO_HOLE);
-    assert!(msg.contains("with no sample, from "), "{msg}");
-    let span: f64 = msg
-        .split("bound: ")
-        .nth(1)
-        .and_then(|s| s.split('s').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no span in {msg}"));
-    assert!((30.0..60.0).contains(&span), "span {span}s in {msg}");
+    let took = common::ha_dedup_passes_and_its_twins_are_reported(&mut stack).await;
+    eprintln!("ha_dedup on local: {:.1}s", took.as_secs_f64());
 }

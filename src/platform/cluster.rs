@@ -226,6 +226,7 @@ impl ClusterPlatform {
             run_dir: tmp.path().to_owned(),
             timeout: opts.timeout,
             skip_crds: crds_exist,
+            loki: true,
         };
         let guard = NamespaceGuard {
             namespace: kopts.namespace(),

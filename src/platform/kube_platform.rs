@@ -94,6 +94,9 @@ pub struct KubeStackOptions {
     pub timeout: Duration,
     /// Pass `--skip-crds` to helm (the CRDs already exist).
     pub skip_crds: bool,
+    /// Deploy the Loki chart (off where its image cannot be had: Loki is
+    /// never built here, and offline it wraps the user's binary).
+    pub loki: bool,
 }
 
 impl KubeStackOptions {
@@ -468,14 +471,16 @@ impl KubeStack {
         )
         .await?;
         let loki = names.loki();
-        wait::until(
-            &sets,
-            loki,
-            format!("statefulset {ns}/{loki} to be ready"),
-            t,
-            wait::statefulset_ready,
-        )
-        .await?;
+        if stack.opts.loki {
+            wait::until(
+                &sets,
+                loki,
+                format!("statefulset {ns}/{loki} to be ready"),
+                t,
+                wait::statefulset_ready,
+            )
+            .await?;
+        }
 
         // 4. Port-forwards for everything the scenarios reach.
         stack.endpoints.query = stack
@@ -535,18 +540,20 @@ impl KubeStack {
             stack.endpoints.prometheus.push(p);
             stack.endpoints.sidecars.push(s);
         }
-        let loki_url = stack
-            .forwarded_component(
-                "loki",
-                &format!("statefulset/{loki}"),
-                "loki",
-                Target::Service {
-                    name: loki.into(),
-                    port: 3100,
-                },
-            )
-            .await?;
-        stack.loki_url = Some(loki_url);
+        if stack.opts.loki {
+            let loki_url = stack
+                .forwarded_component(
+                    "loki",
+                    &format!("statefulset/{loki}"),
+                    "loki",
+                    Target::Service {
+                        name: loki.into(),
+                        port: 3100,
+                    },
+                )
+                .await?;
+            stack.loki_url = Some(loki_url);
+        }
         let am = names.alertmanager_pod();
         let am_url = stack
             .forwarded_component(
@@ -629,6 +636,9 @@ impl KubeStack {
             self.opts.skip_crds,
         )
         .await?;
+        if !self.opts.loki {
+            return Ok(());
+        }
         helm::install(
             &pins::LOKI,
             pins::LOKI.release,
@@ -642,7 +652,11 @@ impl KubeStack {
 
     /// The helm releases this stack installed (for cleanup).
     pub fn releases(&self) -> Vec<String> {
-        vec![self.opts.fullname.clone(), pins::LOKI.release.to_owned()]
+        let mut r = vec![self.opts.fullname.clone()];
+        if self.opts.loki {
+            r.push(pins::LOKI.release.to_owned());
+        }
+        r
     }
 
     fn component(&mut self, name: &str, pod: &str, container: &str, url: Option<String>) {
@@ -1303,6 +1317,7 @@ mod tests {
                 run_dir: std::env::temp_dir(),
                 timeout: Duration::from_secs(5),
                 skip_crds: false,
+                loki: true,
             },
             client,
             ns: "stackproof-r1".into(),

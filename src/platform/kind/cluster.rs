@@ -67,7 +67,10 @@ pub async fn availability_in(path_var: &std::ffi::OsStr) -> Result<(), String> {
     }
     let missing: Vec<&str> = ["kind", "helm"]
         .into_iter()
-        .filter(|t| cmd::find_in(t, path_var).is_none())
+        .filter(|t| {
+            cmd::find_in(t, path_var).is_none()
+                && !std::path::Path::new(&cmd::resolve_in(t, path_var)).is_absolute()
+        })
         .collect();
     if !missing.is_empty() {
         return Err(format!(

@@ -6,8 +6,38 @@ use std::time::Duration;
 
 use super::error::KubeError;
 
+/// Where `program` runs from: PATH when it is there, else the build cache
+/// of `scripts/kind-offline` (kind, helm and kubectl are pinned components
+/// there), else its bare name, which fails as "not found" with the hint.
+pub fn resolve(program: &str) -> String {
+    resolve_in(program, &std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// [`resolve`] with PATH given as `path_var`.
+pub fn resolve_in(program: &str, path_var: &std::ffi::OsStr) -> String {
+    if program.contains('/') || find_in(program, path_var).is_some() {
+        return program.to_owned();
+    }
+    let component = match program {
+        "kubectl" => "kubernetes",
+        other => other,
+    };
+    crate::versions::Versions::load_default()
+        .ok()
+        .and_then(|v| {
+            let c = v.component(component).ok()?;
+            (c.group.as_deref() == Some("kind")).then_some(())?;
+            let dir = v.binary(component).ok()?.parent()?.to_owned();
+            Some(dir.join(program))
+        })
+        .filter(|p| p.is_file())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| program.to_owned())
+}
+
 /// Runs `program args…`, at most `timeout`; returns its stdout.
 pub async fn run(program: &str, args: &[String], timeout: Duration) -> Result<String, KubeError> {
+    let program = &resolve(program);
     let command = command_line(program, args);
     let child = tokio::process::Command::new(program)
         .args(args)
@@ -25,7 +55,7 @@ pub async fn run(program: &str, args: &[String], timeout: Duration) -> Result<St
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(KubeError::ToolMissing {
                 tool: tool_name(program),
-                hint: "run scripts/install-kind-tools".into(),
+                hint: "run scripts/install-kind-tools (or scripts/kind-offline where nothing can be downloaded)".into(),
             });
         }
         Ok(Err(e)) => {
@@ -50,6 +80,7 @@ pub async fn run(program: &str, args: &[String], timeout: Duration) -> Result<St
 
 /// Runs a command to the end from a `Drop` (no runtime needed).
 pub fn run_blocking(program: &str, args: &[String]) -> Result<(), KubeError> {
+    let program = &resolve(program);
     let out = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
@@ -110,7 +141,7 @@ pub fn command_line(program: &str, args: &[String]) -> String {
 }
 
 fn tool_name(program: &str) -> &'static str {
-    match program {
+    match program.rsplit('/').next().unwrap_or(program) {
         "kind" => "kind",
         "helm" => "helm",
         "docker" => "docker",
@@ -158,7 +189,8 @@ pub(crate) mod tests {
             .await
             .unwrap_err();
         assert!(
-            e.to_string().ends_with("run scripts/install-kind-tools"),
+            e.to_string()
+                .ends_with("run scripts/install-kind-tools (or scripts/kind-offline where nothing can be downloaded)"),
             "{e}"
         );
     }

@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod error;
 pub mod faults;
 pub mod helm;
+pub mod images;
 // Shared with the `cluster` platform; declared here so src/platform/mod.rs
 // only gains `pub mod kind; pub mod cluster;`.
 #[path = "../kube_platform.rs"]

@@ -19,11 +19,19 @@ pub const LOKI_IMAGE: &str = "docker.io/grafana/loki:3.7.7";
 /// Runs the synthetic exporter script in the cluster.
 pub const EXPORTER_IMAGE: &str = "docker.io/library/python:3.13-alpine";
 
+/// prometheus-operator, the version the pinned kube-prometheus-stack ships.
+pub const OPERATOR_IMAGE: &str = "quay.io/prometheus-operator/prometheus-operator:v0.93.1";
+/// The operator's config reloader (same release as the operator).
+pub const CONFIG_RELOADER_IMAGE: &str =
+    "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1";
+
 /// Every image above, in `fixtures/kind/images.txt` order.
 pub const IMAGES: &[&str] = &[
     PROMETHEUS_IMAGE,
     ALERTMANAGER_IMAGE,
     THANOS_IMAGE,
+    OPERATOR_IMAGE,
+    CONFIG_RELOADER_IMAGE,
     MINIO_IMAGE,
     LOKI_IMAGE,
     EXPORTER_IMAGE,
@@ -44,19 +52,22 @@ pub struct Chart {
 }
 
 /// kube-prometheus-stack: operator, Prometheus ×2 + Thanos sidecar, Alertmanager.
+/// Verified to package and render offline with `fixtures/kind` values
+/// (operator and config reloader: quay.io/prometheus-operator/*:v0.93.1).
 pub const KUBE_PROMETHEUS_STACK: Chart = Chart {
     release: "sp",
     repo: "https://prometheus-community.github.io/helm-charts",
     chart: "kube-prometheus-stack",
-    version: "88.1.3",
+    version: "88.5.3",
 };
 
-/// The Loki chart, now in the grafana-community repository (forked at 6.55.0).
+/// The Loki chart, now in the grafana-community repository (forked at
+/// 6.55.0; app version 3.7.6, the image is pinned in the values).
 pub const LOKI: Chart = Chart {
     release: "stackproof-loki",
     repo: "https://grafana-community.github.io/helm-charts",
     chart: "loki",
-    version: "6.55.0",
+    version: "18.11.0",
 };
 
 /// Tools `scripts/install-kind-tools` installs (kept equal by a test).

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use super::cluster::{KindCluster, run_id};
 use super::error::KubeError;
+use super::images::LocalImages;
 use super::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
 use super::minio::S3Server;
+use super::pins;
 use crate::platform::{PlatformError, StackShape};
 use crate::process::keep_requested;
 
@@ -17,8 +19,10 @@ pub struct KindOptions {
     /// Intervals, labels, replicas (2 replicas; the kube-prometheus-stack
     /// values are written for that).
     pub shape: StackShape,
-    /// MinIO (default) or SeaweedFS; `STACKPROOF_KIND_S3` sets it.
-    pub s3: S3Server,
+    /// MinIO or SeaweedFS; `STACKPROOF_KIND_S3` sets it. None: MinIO,
+    /// unless the local Docker holds SeaweedFS' image and not MinIO's (the
+    /// offline set: MinIO cannot be built here).
+    pub s3: Option<S3Server>,
     /// The bucket.
     pub bucket: String,
     /// Longest wait for any one object (image pulls included).
@@ -29,7 +33,7 @@ impl Default for KindOptions {
     fn default() -> Self {
         Self {
             shape: kube_shape(),
-            s3: S3Server::Minio,
+            s3: None,
             bucket: "stackproof".into(),
             timeout: Duration::from_secs(600),
         }
@@ -40,9 +44,24 @@ impl KindOptions {
     /// Defaults, with `STACKPROOF_KIND_S3` applied.
     pub fn from_env() -> Result<Self, PlatformError> {
         Ok(Self {
-            s3: S3Server::from_env()?,
+            s3: match std::env::var("STACKPROOF_KIND_S3") {
+                Ok(v) if !v.trim().is_empty() => Some(S3Server::parse(Some(&v))?),
+                _ => None,
+            },
             ..Self::default()
         })
+    }
+}
+
+/// MinIO, unless the local Docker has SeaweedFS' image and not MinIO's:
+/// MinIO cannot be built offline (AGPL, not on the module proxy), so an
+/// offline image set carries SeaweedFS, and a node that cannot pull must
+/// run what it was given.
+pub fn default_s3(images: &LocalImages) -> S3Server {
+    if images.has(pins::SEAWEEDFS_IMAGE) && !images.has(pins::MINIO_IMAGE) {
+        S3Server::Seaweedfs
+    } else {
+        S3Server::Minio
     }
 }
 
@@ -98,6 +117,29 @@ impl KindPlatform {
         let dir = tmp.path().to_owned();
         let id = run_id();
         let cluster = KindCluster::create_or_reuse(&id, &dir).await?;
+        let images = LocalImages::probe().await;
+        let loaded = images.load_into(cluster.name()).await?;
+        if !images.present.is_empty() {
+            eprintln!(
+                "stackproof: {} images loaded into the node in {:.1}s{}",
+                images.present.len(),
+                loaded.as_secs_f64(),
+                if images.absent.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not in the local Docker: {}", images.absent.join(", "))
+                }
+            );
+        }
+        let s3 = opts.s3.unwrap_or_else(|| default_s3(&images));
+        let loki = !images.offline() || images.has(pins::LOKI_IMAGE);
+        if !loki {
+            eprintln!(
+                "stackproof: Loki is not deployed: its image {} is not in the local Docker and cannot be pulled here; \
+                 set STACKPROOF_LOKI_BIN to a Loki 3 binary and run scripts/kind-offline to wrap it",
+                pins::LOKI_IMAGE
+            );
+        }
         let client = cluster.client().await?;
         let fullname = if cluster.owned() {
             "sp".to_owned()
@@ -110,7 +152,7 @@ impl KindPlatform {
             fullname,
             shape: opts.shape,
             object_store: ObjectStore::InCluster {
-                server: opts.s3,
+                server: s3,
                 bucket: opts.bucket,
             },
             kubeconfig: cluster.kubeconfig().to_owned(),
@@ -118,11 +160,16 @@ impl KindPlatform {
             run_dir: dir.clone(),
             timeout: opts.timeout,
             skip_crds: false,
+            loki,
         };
         // On a reused cluster the namespace must go even if deploy fails.
         let guard = (!cluster.owned()).then(|| NamespaceGuard {
             namespace: kopts.namespace(),
-            releases: vec![kopts.fullname.clone(), super::pins::LOKI.release.to_owned()],
+            releases: if loki {
+                vec![kopts.fullname.clone(), pins::LOKI.release.to_owned()]
+            } else {
+                vec![kopts.fullname.clone()]
+            },
             kubeconfig: cluster.kubeconfig().to_owned(),
             context: None,
             tool_dir: None,

@@ -1,0 +1,61 @@
+//! What every platform's `ha_dedup` test asserts, in one place: the
+//! scenario passes with replica 0's hole reported, and both negative twins
+//! fail with the words a person acts on. `tests/ha_dedup.rs` runs it on the
+//! local platform, `tests/kind_ha_dedup.rs` on a real kind cluster.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use stackproof::platform::Platform;
+use stackproof::scenario::{self, ha_dedup};
+
+fn seconds(fact: &str) -> f64 {
+    fact.trim_end_matches('s').parse().unwrap()
+}
+
+/// Runs `ha_dedup` and its two twins on `p`; panics with the report on any
+/// deviation. Returns the scenario's wall time.
+pub async fn ha_dedup_passes_and_its_twins_are_reported(p: &mut dyn Platform) -> Duration {
+    let started = std::time::Instant::now();
+    // The scenario itself: no hole in the deduplicated view.
+    let r = scenario::run(ha_dedup::ID, p).await;
+    let took = started.elapsed();
+    eprintln!("{r:#?}");
+    r.assert_passed();
+    let hole = r
+        .facts
+        .iter()
+        .find(|(k, _)| k == "replica 0 hole length")
+        .expect("hole reported");
+    assert!(seconds(&hole.1) >= 30.0, "replica 0's hole: {}", hole.1);
+    for key in ["replica 0 hole start", "replica 0 hole end"] {
+        assert!(
+            r.facts.iter().any(|(k, _)| k == key),
+            "{key} missing from {:?}",
+            r.facts
+        );
+    }
+
+    // Twin 1: Thanos Query without the replica label.
+    let t = ha_dedup::twin_without_replica_label(p).await;
+    let msg = t.expect_failed(ha_dedup::checks::ONE_SERIES);
+    assert!(
+        msg.contains("2 series where 1 expected (replica=0, replica=1)"),
+        "{msg}"
+    );
+    assert!(msg.contains("--query.replica-label=replica"), "{msg}");
+
+    // Twin 2: every replica down for 30 s: the hole is found with its span.
+    let t = ha_dedup::twin_all_replicas_down(p, Duration::from_secs(30)).await;
+    let msg = t.expect_failed(ha_dedup::checks::NO_HOLE);
+    assert!(msg.contains("with no sample, from "), "{msg}");
+    let span: f64 = msg
+        .split("bound: ")
+        .nth(1)
+        .and_then(|s| s.split('s').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no span in {msg}"));
+    assert!((30.0..60.0).contains(&span), "span {span}s in {msg}");
+    took
+}
