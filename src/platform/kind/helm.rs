@@ -2,8 +2,14 @@
 //! and installed with `helm upgrade --install` (idempotent: a kept cluster
 //! can be reused). Helm's own `--wait` is not used: the platform waits with
 //! kube-rs conditions that say which object is still pending.
+//!
+//! Charts come from their repositories (`--repo`), or, when
+//! `STACKPROOF_CHARTS_DIR` names a directory of packaged charts, from the
+//! `.tgz` files there: the air-gapped convention (`helm package`, install the
+//! package), for machines that reach no chart repository.
 
-use std::path::Path;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::cmd;
@@ -89,6 +95,56 @@ pub fn loki_values(p: &ValuesParams) -> Result<String, KubeError> {
     )
 }
 
+/// Names a directory of packaged charts, `<chart>-<version>.tgz` as
+/// `helm package` writes them. Set (and not empty), every pinned chart is
+/// installed from it and no chart repository is contacted.
+pub const CHARTS_DIR_VAR: &str = "STACKPROOF_CHARTS_DIR";
+
+/// Where helm takes a pinned chart from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartSource {
+    /// The chart's repository by URL (`--repo`, `--version`).
+    Repository,
+    /// A packaged chart of exactly the pinned version.
+    Package(PathBuf),
+}
+
+/// The file name `helm package` (and `helm pull`) gives the pinned version.
+pub fn package_file_name(chart: &Chart) -> String {
+    format!("{}-{}.tgz", chart.chart, chart.version)
+}
+
+/// The source of `chart` given the value of `STACKPROOF_CHARTS_DIR`.
+///
+/// A set directory without the package is an error rather than a fallback to
+/// the repository: whoever sets it means "no internet here", and a silent
+/// fallback would only fail later, after the cluster is up, with a less
+/// helpful network error.
+pub fn chart_source(chart: &Chart, charts_dir: Option<&OsStr>) -> Result<ChartSource, KubeError> {
+    let Some(dir) = charts_dir.filter(|d| !d.is_empty()) else {
+        return Ok(ChartSource::Repository);
+    };
+    let dir = Path::new(dir);
+    let file = dir.join(package_file_name(chart));
+    if file.is_file() {
+        return Ok(ChartSource::Package(file));
+    }
+    Err(KubeError::Env {
+        var: CHARTS_DIR_VAR.into(),
+        message: format!(
+            "{file} not found: the pinned {name} {version} must be packaged there; \
+             `helm package <{name} chart directory, dependencies in its charts/> --destination {dir}` \
+             makes it (where the internet is reachable: `helm pull {name} --repo {repo} --version {version} \
+             --destination {dir}`), or unset {CHARTS_DIR_VAR} to install from {repo}",
+            file = file.display(),
+            dir = dir.display(),
+            name = chart.chart,
+            version = chart.version,
+            repo = chart.repo,
+        ),
+    })
+}
+
 /// Where helm finds the cluster.
 #[derive(Debug, Clone)]
 pub struct HelmTarget<'a> {
@@ -116,29 +172,35 @@ impl HelmTarget<'_> {
     }
 }
 
-/// `helm upgrade --install` arguments for a pinned chart.
+/// `helm upgrade --install` arguments for a pinned chart from `source`.
 pub fn install_args(
     chart: &Chart,
+    source: &ChartSource,
     release: &str,
     values: &Path,
     t: &HelmTarget<'_>,
     skip_crds: bool,
 ) -> Vec<String> {
-    let mut a: Vec<String> = vec![
-        "upgrade".into(),
-        "--install".into(),
-        release.into(),
-        chart.chart.into(),
-        "--repo".into(),
-        chart.repo.into(),
-        "--version".into(),
-        chart.version.into(),
+    let mut a: Vec<String> = vec!["upgrade".into(), "--install".into(), release.into()];
+    match source {
+        ChartSource::Repository => a.extend([
+            chart.chart.into(),
+            "--repo".into(),
+            chart.repo.into(),
+            "--version".into(),
+            chart.version.into(),
+        ]),
+        // A package is one version already: helm ignores --version for a
+        // file, so passing it would only suggest a check that never happens.
+        ChartSource::Package(file) => a.push(file.display().to_string()),
+    }
+    a.extend([
         "--values".into(),
         values.display().to_string(),
         // Helm's timeout only bounds its own API calls: no --wait.
         "--timeout".into(),
         "5m".into(),
-    ];
+    ]);
     if skip_crds {
         a.push("--skip-crds".into());
     }
@@ -158,7 +220,8 @@ pub fn uninstall_args(release: &str, t: &HelmTarget<'_>) -> Vec<String> {
     a
 }
 
-/// Writes `values` (0600) and installs `chart` as `release`.
+/// Writes `values` (0600) and installs `chart` as `release`, from its
+/// repository or from `STACKPROOF_CHARTS_DIR` (see [`chart_source`]).
 pub async fn install(
     chart: &Chart,
     release: &str,
@@ -167,10 +230,11 @@ pub async fn install(
     t: &HelmTarget<'_>,
     skip_crds: bool,
 ) -> Result<(), KubeError> {
+    let source = chart_source(chart, std::env::var_os(CHARTS_DIR_VAR).as_deref())?;
     write_private(values_file, values)?;
     cmd::run(
         "helm",
-        &install_args(chart, release, values_file, t, skip_crds),
+        &install_args(chart, &source, release, values_file, t, skip_crds),
         Duration::from_secs(600),
     )
     .await?;
@@ -319,15 +383,20 @@ mod tests {
         assert_eq!(v["chunksCache"]["enabled"], false);
     }
 
-    #[test]
-    fn helm_installs_the_pinned_chart_version_without_waiting() {
-        let t = HelmTarget {
+    fn target() -> HelmTarget<'static> {
+        HelmTarget {
             kubeconfig: Path::new("/run/kubeconfig"),
             context: Some("staging"),
             namespace: "stackproof-ab12cd",
-        };
+        }
+    }
+
+    #[test]
+    fn helm_installs_the_pinned_chart_version_without_waiting() {
+        let t = target();
         let a = install_args(
             &pins::KUBE_PROMETHEUS_STACK,
+            &ChartSource::Repository,
             "sp",
             Path::new("/run/kps.yaml"),
             &t,
@@ -336,11 +405,68 @@ mod tests {
         assert_eq!(
             cmd::command_line("helm", &a),
             "helm upgrade --install sp kube-prometheus-stack --repo https://prometheus-community.github.io/helm-charts \
-             --version 88.1.3 --values /run/kps.yaml --timeout 5m --skip-crds --namespace stackproof-ab12cd \
+             --version 88.5.3 --values /run/kps.yaml --timeout 5m --skip-crds --namespace stackproof-ab12cd \
              --kubeconfig /run/kubeconfig --kube-context staging"
         );
         assert!(!a.iter().any(|x| x == "--wait"));
         let u = uninstall_args("sp", &t);
         assert_eq!(&u[..3], ["uninstall", "sp", "--ignore-not-found"]);
+    }
+
+    #[test]
+    fn a_packaged_chart_is_installed_from_its_file_without_a_repository() {
+        let t = target();
+        let a = install_args(
+            &pins::LOKI,
+            &ChartSource::Package("/charts/loki-18.11.0.tgz".into()),
+            "stackproof-loki",
+            Path::new("/run/loki.yaml"),
+            &t,
+            false,
+        );
+        assert_eq!(
+            cmd::command_line("helm", &a),
+            "helm upgrade --install stackproof-loki /charts/loki-18.11.0.tgz --values /run/loki.yaml \
+             --timeout 5m --namespace stackproof-ab12cd --kubeconfig /run/kubeconfig --kube-context staging"
+        );
+        assert!(!a.iter().any(|x| x == "--repo" || x == "--version"));
+    }
+
+    #[test]
+    fn charts_come_from_the_charts_dir_only_when_it_is_set() {
+        let kps = &pins::KUBE_PROMETHEUS_STACK;
+        assert_eq!(chart_source(kps, None).unwrap(), ChartSource::Repository);
+        // An empty variable counts as unset, as shells leave it with `VAR=`.
+        assert_eq!(
+            chart_source(kps, Some(OsStr::new(""))).unwrap(),
+            ChartSource::Repository
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kube-prometheus-stack-88.5.3.tgz");
+        assert_eq!(package_file_name(kps), "kube-prometheus-stack-88.5.3.tgz");
+        std::fs::write(&file, b"").unwrap();
+        assert_eq!(
+            chart_source(kps, Some(dir.path().as_os_str())).unwrap(),
+            ChartSource::Package(file)
+        );
+    }
+
+    #[test]
+    fn a_charts_dir_without_the_package_names_the_file_and_how_to_make_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Another version of the chart is not taken instead of the pinned one.
+        std::fs::write(dir.path().join("loki-6.55.0.tgz"), b"").unwrap();
+        let e = chart_source(&pins::LOKI, Some(dir.path().as_os_str())).unwrap_err();
+        let msg = e.to_string();
+        let want = dir.path().join("loki-18.11.0.tgz");
+        assert!(matches!(e, KubeError::Env { ref var, .. } if var == CHARTS_DIR_VAR));
+        assert!(msg.starts_with("STACKPROOF_CHARTS_DIR: "), "{msg}");
+        assert!(
+            msg.contains(&format!("{} not found", want.display())),
+            "{msg}"
+        );
+        assert!(msg.contains("`helm package "), "{msg}");
+        assert!(msg.contains("loki 18.11.0"), "{msg}");
+        assert!(msg.contains("unset STACKPROOF_CHARTS_DIR"), "{msg}");
     }
 }

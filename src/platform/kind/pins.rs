@@ -52,8 +52,7 @@ pub struct Chart {
 }
 
 /// kube-prometheus-stack: operator, Prometheus ×2 + Thanos sidecar, Alertmanager.
-/// Verified to package and render offline with `fixtures/kind` values
-/// (operator and config reloader: quay.io/prometheus-operator/*:v0.93.1).
+/// Verified to package offline and render with the `fixtures/kind` values.
 pub const KUBE_PROMETHEUS_STACK: Chart = Chart {
     release: "sp",
     repo: "https://prometheus-community.github.io/helm-charts",
