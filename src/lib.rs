@@ -6,6 +6,7 @@
 //! [`scenario`] strings these into the named scenarios that [`report`]
 //! writes up.
 
+pub mod cancel;
 pub mod check;
 pub mod client;
 pub mod data;

@@ -1,5 +1,7 @@
 //! Component processes: each in its own process group, killed with its whole
-//! group on drop and when the harness receives SIGINT or SIGTERM.
+//! group on drop. On SIGINT or SIGTERM a run held in a
+//! [`crate::cancel::SignalScope`] is cancelled and drops them; otherwise (or
+//! on a second signal) the signal thread kills every group itself.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -329,8 +331,10 @@ pub fn live_process_groups() -> Vec<i32> {
     registry().lock().unwrap().iter().copied().collect()
 }
 
-/// Kills every live group and removes registered directories; what the
-/// SIGINT/SIGTERM handler does before the process exits.
+/// Kills every live group and removes registered directories: what a
+/// signal does when no run can be cancelled (no
+/// [`crate::cancel::SignalScope`] held, or a second signal) before the
+/// process exits.
 pub fn cleanup_all() {
     if keep_requested() {
         return;
@@ -349,8 +353,11 @@ pub fn cleanup_all() {
     }
 }
 
-/// Installs (once) a thread that, on SIGINT or SIGTERM, kills every
-/// component group and removes run directories, then exits 128 + signal.
+/// Installs (once) the thread that handles SIGINT and SIGTERM for the whole
+/// process: inside a [`crate::cancel::SignalScope`] the first one cancels the
+/// run (so every `Drop` guard runs); otherwise, and for a second one, it
+/// kills every component group, removes run directories and exits
+/// 128 + signal ([`crate::cancel::on_signal`] decides).
 pub fn install_signal_cleanup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -362,10 +369,10 @@ pub fn install_signal_cleanup() {
         std::thread::Builder::new()
             .name("stackproof-signals".into())
             .spawn(move || {
-                if let Some(sig) = signals.forever().next() {
-                    eprintln!("stackproof: signal {sig}: stopping every component");
-                    cleanup_all();
-                    std::process::exit(128 + sig);
+                // Every signal, not only the first: the second one is how a
+                // user forces the exit while a cancelled run cleans up.
+                for sig in signals.forever() {
+                    crate::cancel::on_signal(sig);
                 }
             })
             .expect("spawn signal thread");

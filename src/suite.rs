@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::cancel::{Interrupt, SignalScope, Token};
 use crate::platform::Platform;
 use crate::platform::local::LocalStack;
 use crate::report::{self, ReportError, Totals};
@@ -48,6 +49,9 @@ pub struct SuiteOutcome {
     /// Time from start until the stack was ready.
     pub ready_secs: Option<f64>,
     pub wall_secs: f64,
+    /// The signal that cancelled the run, if one did: then the report says
+    /// so and the run is not a pass.
+    pub interrupted: Option<Interrupt>,
 }
 
 /// Resolves `--scenario` arguments (none: every implemented scenario).
@@ -124,75 +128,261 @@ pub async fn start(
 
 /// Runs `ids` on `kind` and writes `junit.xml`, `summary.md` and failure
 /// bundles into `report_dir`. A platform this machine cannot run makes
-/// every scenario skipped, with the reason.
+/// every scenario skipped, with the reason. SIGINT or SIGTERM cancels the
+/// run (see [`crate::cancel`]): the stack is dropped, so every guard deletes
+/// what it created, and the outcome and the report say it was interrupted.
 pub async fn run(
     kind: PlatformKind,
     target: &KubeTarget,
     ids: &[&str],
     report_dir: &Path,
 ) -> Result<SuiteOutcome, SuiteError> {
+    // Held until the report is written: a signal while a failure bundle is
+    // written must cancel too, not exit past the stack's guards.
+    let scope = SignalScope::enter();
+    run_until(kind, target, ids, report_dir, scope.token()).await
+}
+
+/// [`run`], cancelled by `cancel` instead of by signals.
+pub async fn run_until(
+    kind: PlatformKind,
+    target: &KubeTarget,
+    ids: &[&str],
+    report_dir: &Path,
+    cancel: &Token,
+) -> Result<SuiteOutcome, SuiteError> {
     let started = Instant::now();
     let mut reports = Vec::new();
     let mut ready_secs = None;
-    if let Some(reason) = unavailable(kind, target).await {
-        for id in ids {
-            eprintln!("stackproof: {id} skipped: {reason}");
-            reports.push(ScenarioReport::skipped(id, &reason));
+    let mut interrupted = None;
+    match cancel.run(unavailable(kind, target)).await {
+        Err(why) => {
+            interrupted = Some(why);
+            reports.extend(cut_short(ids, why, "before the stack was started", started));
         }
-    } else {
-        eprintln!("stackproof: starting the {} stack…", kind.name());
-        let (mut stack, ready) = start(kind, target).await?;
-        ready_secs = Some(ready);
-        eprintln!("stackproof: stack ready in {ready:.1}s");
-        for id in ids {
-            eprintln!("stackproof: scenario {id}…");
-            let r = scenario::run(id, stack.as_mut()).await;
-            let verdict = if r.passed() {
-                if r.checks
-                    .iter()
-                    .all(|c| matches!(c.outcome, scenario::Outcome::Skipped(_)))
-                {
-                    "skipped"
-                } else {
-                    "passed"
+        Ok(Some(reason)) => {
+            for id in ids {
+                eprintln!("stackproof: {id} skipped: {reason}");
+                reports.push(ScenarioReport::skipped(id, &reason));
+            }
+        }
+        Ok(None) => {
+            eprintln!("stackproof: starting the {} stack…", kind.name());
+            // Dropping an abandoned start drops what it had started so far.
+            match cancel.run(start(kind, target)).await {
+                Err(why) => {
+                    interrupted = Some(why);
+                    let during = format!("while the {} stack was starting", kind.name());
+                    reports.extend(cut_short(ids, why, &during, started));
                 }
-            } else {
-                "FAILED"
-            };
-            eprintln!(
-                "stackproof: scenario {id}: {verdict} in {:.1}s",
-                r.duration.as_secs_f64()
-            );
-            for c in &r.checks {
-                if let scenario::Outcome::Skipped(why) = &c.outcome {
-                    eprintln!("stackproof: {id} skipped: {why}");
+                Ok(s) => {
+                    let (stack, ready) = s?;
+                    ready_secs = Some(ready);
+                    eprintln!("stackproof: stack ready in {ready:.1}s");
+                    interrupted =
+                        run_scenarios(kind, stack, ids, report_dir, cancel, &mut reports).await?;
                 }
             }
-            if !r.passed() {
-                let repro = format!(
-                    "cargo run -- run --platform {} --scenario {id}",
-                    kind.name()
-                );
-                let b =
-                    report::bundle::write_bundle(report_dir, &r, stack.as_ref(), &repro).await?;
-                eprintln!("stackproof: failure bundle in {}", b.display());
-            }
-            reports.push(r);
         }
+    }
+    if let Some(why) = interrupted {
+        eprintln!(
+            "stackproof: interrupted by {why}: every component is stopped; writing the report"
+        );
     }
     report::write(
         &report_dir.join("junit.xml"),
         &report::junit::render("stackproof", &reports),
     )?;
-    report::write(
-        &report_dir.join("summary.md"),
-        &report::summary::render(kind.name(), &reports),
-    )?;
+    let mut summary = report::summary::render(kind.name(), &reports);
+    if let Some(why) = interrupted {
+        note_interrupted(&mut summary, why, started.elapsed());
+    }
+    report::write(&report_dir.join("summary.md"), &summary)?;
     Ok(SuiteOutcome {
         totals: report::totals(&reports),
         reports,
         report_dir: report_dir.to_owned(),
         ready_secs,
         wall_secs: started.elapsed().as_secs_f64(),
+        interrupted,
     })
+}
+
+/// Runs each scenario on `stack`, appending its report (and writing a
+/// bundle for each failure), until done or cancelled; drops the stack
+/// before returning, so that on an interrupt every component is gone
+/// before the report is written. Returns the interrupt, if one came.
+async fn run_scenarios(
+    kind: PlatformKind,
+    mut stack: Box<dyn Platform>,
+    ids: &[&str],
+    report_dir: &Path,
+    cancel: &Token,
+    reports: &mut Vec<ScenarioReport>,
+) -> Result<Option<Interrupt>, SuiteError> {
+    for (i, id) in ids.iter().enumerate() {
+        eprintln!("stackproof: scenario {id}…");
+        let t = Instant::now();
+        let r = match cancel.run(scenario::run(id, stack.as_mut())).await {
+            Ok(r) => r,
+            Err(why) => {
+                reports.extend(cut_short(&ids[i..], why, "during the scenario", t));
+                return Ok(Some(why));
+            }
+        };
+        let verdict = if r.passed() {
+            if r.checks
+                .iter()
+                .all(|c| matches!(c.outcome, scenario::Outcome::Skipped(_)))
+            {
+                "skipped"
+            } else {
+                "passed"
+            }
+        } else {
+            "FAILED"
+        };
+        eprintln!(
+            "stackproof: scenario {id}: {verdict} in {:.1}s",
+            r.duration.as_secs_f64()
+        );
+        for c in &r.checks {
+            if let scenario::Outcome::Skipped(why) = &c.outcome {
+                eprintln!("stackproof: {id} skipped: {why}");
+            }
+        }
+        if !r.passed() {
+            let repro = format!(
+                "cargo run -- run --platform {} --scenario {id}",
+                kind.name()
+            );
+            let bundle = report::bundle::write_bundle(report_dir, &r, stack.as_ref(), &repro);
+            match cancel.run(bundle).await {
+                Ok(b) => eprintln!("stackproof: failure bundle in {}", b?.display()),
+                Err(why) => {
+                    // The scenario's verdict stands; only its bundle is cut.
+                    reports.push(r);
+                    reports.extend(not_run(&ids[i + 1..], why));
+                    return Ok(Some(why));
+                }
+            }
+        }
+        reports.push(r);
+    }
+    Ok(None)
+}
+
+/// The reports of scenarios a run `why` interrupted: the first of `ids`
+/// (the one running, or about to) gets a failed check [`INTERRUPTED`], so an
+/// interrupted run is never a pass; the rest are [`not_run`].
+fn cut_short(ids: &[&str], why: Interrupt, during: &str, since: Instant) -> Vec<ScenarioReport> {
+    let Some((current, rest)) = ids.split_first() else {
+        return Vec::new();
+    };
+    let mut r = ScenarioReport::new(current);
+    r.check(
+        INTERRUPTED,
+        since,
+        Err(format!(
+            "interrupted by {why} {during} after {:.1}s: the run was cancelled and every \
+             component stopped, so this scenario has no verdict",
+            since.elapsed().as_secs_f64()
+        )),
+    );
+    r.duration = since.elapsed();
+    let mut reports = vec![r];
+    reports.extend(not_run(rest, why));
+    reports
+}
+
+/// Skipped reports for scenarios an interrupt kept from running.
+fn not_run(ids: &[&str], why: Interrupt) -> impl Iterator<Item = ScenarioReport> {
+    let reason = format!("not run: the run was interrupted by {why}");
+    ids.iter()
+        .map(move |id| ScenarioReport::skipped(id, &reason))
+}
+
+/// The name of the failed check an interrupted scenario reports.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Puts a line saying the run was interrupted under the summary's title, so
+/// nobody reads its counts as a finished run.
+fn note_interrupted(summary: &mut String, why: Interrupt, after: std::time::Duration) {
+    let note = format!(
+        "\n**Interrupted by {why} after {:.1}s: not a pass.** The run was cancelled and \
+         every component stopped; scenarios it did not finish are reported failed \
+         (`{INTERRUPTED}`) or skipped (not run).\n",
+        after.as_secs_f64()
+    );
+    let at = summary.find('\n').map_or(summary.len(), |i| i + 1);
+    summary.insert_str(at, &note);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_interrupted_run_is_reported_as_such_and_never_as_a_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let cancel = Token::new();
+        cancel.cancel(Interrupt::Sigint);
+        let ids = ["ha_dedup", "logs", "compactor"];
+        let out = run_until(
+            PlatformKind::Local,
+            &KubeTarget::default(),
+            &ids,
+            dir.path(),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.interrupted, Some(Interrupt::Sigint));
+        assert_eq!(out.ready_secs, None, "nothing was started");
+        assert_eq!(
+            out.totals,
+            Totals {
+                passed: 0,
+                failed: 1,
+                skipped: 2
+            }
+        );
+        let why = out.reports[0].expect_failed(INTERRUPTED);
+        assert!(
+            why.starts_with("interrupted by SIGINT before the stack was started after "),
+            "{why}"
+        );
+        assert!(why.ends_with("so this scenario has no verdict"), "{why}");
+        assert!(matches!(
+            &out.reports[2].checks[0].outcome,
+            scenario::Outcome::Skipped(s) if s == "not run: the run was interrupted by SIGINT"
+        ));
+
+        let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        let mut lines = summary.lines();
+        assert!(lines.next().unwrap().starts_with("# stackproof — local"));
+        assert_eq!(lines.next(), Some(""));
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("**Interrupted by SIGINT after "),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| `ha_dedup` | interrupted | ❌ failed |"),
+            "{summary}"
+        );
+        let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+        assert!(
+            junit.contains(r#"<failure message="interrupted by SIGINT"#),
+            "{junit}"
+        );
+    }
+
+    #[test]
+    fn cutting_short_no_scenario_reports_nothing() {
+        assert!(cut_short(&[], Interrupt::Sigterm, "x", Instant::now()).is_empty());
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use stackproof::cancel::{self, Interrupt, SignalScope};
 use stackproof::platform::Platform;
 use stackproof::platform::local::LocalStack;
 use stackproof::suite::{self, PlatformKind};
@@ -92,12 +93,26 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            // A signal can make a step fail before the run sees it cancelled
+            // (Ctrl-C reaches a child such as `kind create cluster` too):
+            // the exit code still says the run was interrupted.
+            match cancel::received() {
+                Some(why) => ExitCode::from(why.exit_code()),
+                None => ExitCode::from(2),
+            }
         }
     }
 }
 
+/// Says what `what` an interrupt cut short and returns 128 + signal.
+fn interrupted(what: &str, why: Interrupt) -> ExitCode {
+    eprintln!("stackproof: {what} interrupted by {why}: every component stopped");
+    ExitCode::from(why.exit_code())
+}
+
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Before anything starts: a signal outside a run (no SignalScope held)
+    // then still kills what was started and exits.
     stackproof::process::install_signal_cleanup();
     match cli.cmd {
         Cmd::List => {
@@ -130,6 +145,18 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default()
             );
             let t = out.totals;
+            if let Some(why) = out.interrupted {
+                println!(
+                    "stackproof: interrupted by {why} after {:.1}s, not a pass ({} passed, {} failed, {} skipped); \
+                     every component stopped; report in {}",
+                    out.wall_secs,
+                    t.passed,
+                    t.failed,
+                    t.skipped,
+                    out.report_dir.display()
+                );
+                return Ok(ExitCode::from(why.exit_code()));
+            }
             println!(
                 "stackproof: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
                 t.passed,
@@ -145,25 +172,34 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Up => {
-            let stack = LocalStack::builder()
-                .start()
-                .await
-                .context("start the local stack")?;
+            let scope = SignalScope::enter();
+            let stack = match scope.token().run(LocalStack::builder().start()).await {
+                Err(why) => return Ok(interrupted("starting the local stack", why)),
+                Ok(s) => s.context("start the local stack")?,
+            };
             println!("{}", stack.describe());
             println!("Thanos Query: {}", stack.endpoints().query);
             println!(
                 "ready in {:.1}s; Ctrl-C stops everything",
                 stack.ready_after().as_secs_f64()
             );
-            tokio::signal::ctrl_c().await.ok();
+            // SIGTERM as well as Ctrl-C: both must stop the stack through
+            // its Drop, which the signal thread's exit would skip.
+            let why = scope.token().wait().await;
             drop(stack);
-            Ok(ExitCode::SUCCESS)
+            Ok(interrupted("`stackproof up`", why))
         }
         Cmd::Bench {
             starts,
             scenario,
             compactor,
-        } => bench(starts, scenario, compactor).await,
+        } => {
+            let scope = SignalScope::enter();
+            match scope.token().run(bench(starts, scenario, compactor)).await {
+                Ok(code) => code,
+                Err(why) => Ok(interrupted("bench", why)),
+            }
+        }
     }
 }
 
