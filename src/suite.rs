@@ -169,14 +169,21 @@ pub async fn run_until(
         Ok(None) => {
             eprintln!("stackproof: starting the {} stack…", kind.name());
             // Dropping an abandoned start drops what it had started so far.
-            match cancel.run(start(kind, target)).await {
+            let stack = match cancel.run(start(kind, target)).await {
+                Ok(Ok(s)) => Ok(s),
+                // Ctrl-C reaches the whole foreground process group, so a
+                // child the start waits on (`kind create cluster`) can die
+                // of it and fail the start before the token is seen.
+                Ok(Err(e)) => Err(cancel.cancelled().ok_or(e)?),
+                Err(why) => Err(why),
+            };
+            match stack {
                 Err(why) => {
                     interrupted = Some(why);
                     let during = format!("while the {} stack was starting", kind.name());
                     reports.extend(cut_short(ids, why, &during, started));
                 }
-                Ok(s) => {
-                    let (stack, ready) = s?;
+                Ok((stack, ready)) => {
                     ready_secs = Some(ready);
                     eprintln!("stackproof: stack ready in {ready:.1}s");
                     interrupted =
