@@ -70,11 +70,11 @@ pub const LOKI: Chart = Chart {
 };
 
 /// Tools `scripts/install-kind-tools` installs (kept equal by a test).
-pub const KIND_VERSION: &str = "v0.30.0";
+pub const KIND_VERSION: &str = "v0.33.0";
 /// kubectl, for people looking at a kept cluster (the harness uses the API).
-pub const KUBECTL_VERSION: &str = "v1.34.1";
+pub const KUBECTL_VERSION: &str = "v1.37.2";
 /// Helm 3 (charts are installed with `helm upgrade --install`).
-pub const HELM_VERSION: &str = "v3.19.0";
+pub const HELM_VERSION: &str = "v3.22.0";
 
 #[cfg(test)]
 mod tests {
