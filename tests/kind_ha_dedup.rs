@@ -92,3 +92,106 @@ async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
         "the port-forward to {query} still answers"
     );
 }
+
+/// Ctrl-C in the middle of `stackproof run --platform kind`: the run is
+/// cancelled, the cluster deleted, exit 130.
+#[test]
+fn ctrl_c_in_the_middle_of_a_kind_run_deletes_the_cluster() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if let Err(why) = rt.block_on(images::ready_to_run()) {
+        eprintln!("skipped: kind Ctrl-C: {why}");
+        return;
+    }
+    if std::env::var("STACKPROOF_KIND_CLUSTER").is_ok() {
+        eprintln!(
+            "skipped: kind Ctrl-C: STACKPROOF_KIND_CLUSTER reuses a cluster, which is never deleted"
+        );
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Mutex};
+    let report = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stackproof"))
+        .args([
+            "run",
+            "--platform",
+            "kind",
+            "--scenario",
+            "ha_dedup",
+            "--report-dir",
+        ])
+        .arg(report.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let lines = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for l in BufReader::new(stream).lines().map_while(Result::ok) {
+                eprintln!("  | {l}");
+                lines.lock().unwrap().push(l);
+            }
+        });
+    }
+    let seen = |text: &str| {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(text))
+            .cloned()
+    };
+    // Mid-scenario: replica 0 has just been killed.
+    let limit = Duration::from_secs(900);
+    let cluster = stackproof::eventually::poll_for(limit, || seen("creating kind cluster "))
+        .expect("the run names the cluster it creates")
+        .split("creating kind cluster ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('…')
+        .to_owned();
+    stackproof::eventually::poll_for(limit, || seen("ha_dedup: SIGKILL replica 0")).unwrap_or_else(
+        || {
+            panic!(
+                "the scenario never reached its fault: {:?}",
+                lines.lock().unwrap()
+            )
+        },
+    );
+    let signalled = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status =
+        stackproof::eventually::poll_for(Duration::from_secs(300), || child.try_wait().unwrap())
+            .expect("the harness exits after Ctrl-C");
+    eprintln!("Ctrl-C → exit in {:.1}s", signalled.elapsed().as_secs_f64());
+    assert_eq!(status.code(), Some(130), "{:?}", lines.lock().unwrap());
+    let kind = stackproof::platform::kind::cmd::resolve("kind");
+    let out = std::process::Command::new(kind)
+        .args(["get", "clusters"])
+        .output()
+        .unwrap();
+    let clusters = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !clusters.lines().any(|l| l.trim() == cluster),
+        "cluster {cluster} survived Ctrl-C: {clusters}"
+    );
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name={cluster}-"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert!(left.trim().is_empty(), "container left: {left}");
+}
