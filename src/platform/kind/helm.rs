@@ -100,6 +100,20 @@ pub fn loki_values(p: &ValuesParams) -> Result<String, KubeError> {
 /// installed from it and no chart repository is contacted.
 pub const CHARTS_DIR_VAR: &str = "STACKPROOF_CHARTS_DIR";
 
+/// The directory of packaged charts: `STACKPROOF_CHARTS_DIR` when set, else
+/// `~/.cache/stackproof/charts` when it holds the pinned
+/// kube-prometheus-stack package (where `scripts/kind-offline`'s users keep
+/// them), else none: the repositories.
+pub fn charts_dir() -> Option<std::ffi::OsString> {
+    if let Some(d) = std::env::var_os(CHARTS_DIR_VAR).filter(|d| !d.is_empty()) {
+        return Some(d);
+    }
+    let d = crate::versions::cache_dir().join("charts");
+    d.join(package_file_name(&pins::KUBE_PROMETHEUS_STACK))
+        .is_file()
+        .then(|| d.into_os_string())
+}
+
 /// Where helm takes a pinned chart from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChartSource {
@@ -230,7 +244,7 @@ pub async fn install(
     t: &HelmTarget<'_>,
     skip_crds: bool,
 ) -> Result<(), KubeError> {
-    let source = chart_source(chart, std::env::var_os(CHARTS_DIR_VAR).as_deref())?;
+    let source = chart_source(chart, charts_dir().as_deref())?;
     write_private(values_file, values)?;
     cmd::run(
         "helm",

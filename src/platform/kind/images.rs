@@ -77,14 +77,28 @@ pub fn node_image() -> String {
         .unwrap_or_default()
 }
 
-/// Whether a kind run can start here without pulling its node image: the
-/// platform's tools answer and the node image is in the local Docker, or
-/// `STACKPROOF_KIND_PULL=1` says images can be pulled. If not, one line
+/// Whether a kind run can start here without reaching a registry: the
+/// platform's tools answer, the pinned charts are packaged here and the
+/// node image is in the local Docker; or `STACKPROOF_KIND_PULL=1` says
+/// images and charts can be pulled. If not, one line
 /// saying what is missing and how to get it (tests skip with it).
 pub async fn ready_to_run() -> Result<(), String> {
     super::cluster::availability().await?;
     if std::env::var("STACKPROOF_KIND_PULL").is_ok_and(|v| v == "1") {
         return Ok(());
+    }
+    let chart = &super::pins::KUBE_PROMETHEUS_STACK;
+    if !matches!(
+        super::helm::chart_source(chart, super::helm::charts_dir().as_deref()),
+        Ok(super::helm::ChartSource::Package(_))
+    ) {
+        return Err(format!(
+            "no packaged {} {} here: set {} to a directory of packaged charts (or put them in ~/.cache/stackproof/charts), \
+             or set STACKPROOF_KIND_PULL=1 where chart repositories and images can be reached",
+            chart.chart,
+            chart.version,
+            super::helm::CHARTS_DIR_VAR
+        ));
     }
     let node = node_image();
     let args = vec!["image".into(), "inspect".into(), node.clone()];
