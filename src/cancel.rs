@@ -226,9 +226,10 @@ pub(crate) fn on_signal(sig: i32) {
         Action::Force => {
             if HUB.token.cancelled().is_some() {
                 eprintln!(
-                    "stackproof: {why} again: forcing: killing every component \
-                     process and exiting; a kind cluster or namespace being \
-                     deleted may be left (see `kind get clusters`, `kubectl get namespaces`)"
+                    "stackproof: {why} while the run was being cancelled: forcing: \
+                     killing every component process and exiting; a kind cluster or \
+                     namespace being deleted may be left (see `kind get clusters`, \
+                     `kubectl get namespaces`)"
                 );
             } else {
                 eprintln!("stackproof: {why}: stopping every component");
