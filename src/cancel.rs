@@ -210,6 +210,16 @@ pub fn received() -> Option<Interrupt> {
     HUB.token.cancelled()
 }
 
+/// What became of the stack once a cancelled run dropped it, for messages
+/// and reports: with `STACKPROOF_KEEP=1` the guards leave everything up.
+pub fn teardown_words() -> &'static str {
+    if crate::process::keep_requested() {
+        "STACKPROOF_KEEP=1 left the components running"
+    } else {
+        "every component stopped"
+    }
+}
+
 /// Handles one signal; called by the signal thread
 /// ([`crate::process::install_signal_cleanup`]). Returns only when the
 /// signal cancelled a scope; otherwise kills every component group, removes

@@ -194,7 +194,8 @@ pub async fn run_until(
     }
     if let Some(why) = interrupted {
         eprintln!(
-            "stackproof: interrupted by {why}: every component is stopped; writing the report"
+            "stackproof: interrupted by {why}: {}; writing the report",
+            crate::cancel::teardown_words()
         );
     }
     report::write(
@@ -318,9 +319,10 @@ pub const INTERRUPTED: &str = "interrupted";
 fn note_interrupted(summary: &mut String, why: Interrupt, after: std::time::Duration) {
     let note = format!(
         "\n**Interrupted by {why} after {:.1}s: not a pass.** The run was cancelled and \
-         every component stopped; scenarios it did not finish are reported failed \
-         (`{INTERRUPTED}`) or skipped (not run).\n",
-        after.as_secs_f64()
+         {}; scenarios it did not finish are reported failed (`{INTERRUPTED}`) or \
+         skipped (not run).\n",
+        after.as_secs_f64(),
+        crate::cancel::teardown_words()
     );
     let at = summary.find('\n').map_or(summary.len(), |i| i + 1);
     summary.insert_str(at, &note);

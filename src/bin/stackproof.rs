@@ -106,7 +106,10 @@ fn main() -> ExitCode {
 
 /// Says what `what` an interrupt cut short and returns 128 + signal.
 fn interrupted(what: &str, why: Interrupt) -> ExitCode {
-    eprintln!("stackproof: {what} interrupted by {why}: every component stopped");
+    eprintln!(
+        "stackproof: {what} interrupted by {why}: {}",
+        cancel::teardown_words()
+    );
     ExitCode::from(why.exit_code())
 }
 
@@ -148,11 +151,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(why) = out.interrupted {
                 println!(
                     "stackproof: interrupted by {why} after {:.1}s, not a pass ({} passed, {} failed, {} skipped); \
-                     every component stopped; report in {}",
+                     {}; report in {}",
                     out.wall_secs,
                     t.passed,
                     t.failed,
                     t.skipped,
+                    cancel::teardown_words(),
                     out.report_dir.display()
                 );
                 return Ok(ExitCode::from(why.exit_code()));
