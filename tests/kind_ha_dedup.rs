@@ -14,6 +14,10 @@ use std::time::Duration;
 use stackproof::platform::Platform;
 use stackproof::platform::kind::{KindOptions, KindPlatform, images};
 
+/// One kind cluster at a time: two side by side would share 2 cores and
+/// measure each other.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn docker(args: &[&str]) -> String {
     let out = std::process::Command::new("docker")
         .args(args)
@@ -36,6 +40,7 @@ fn peak_memory(container: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
+    let _serial = SERIAL.lock().await;
     if let Err(why) = images::ready_to_run().await {
         eprintln!("skipped: kind ha_dedup: {why}");
         return;
@@ -97,6 +102,7 @@ async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
 /// cancelled, the cluster deleted, exit 130.
 #[test]
 fn ctrl_c_in_the_middle_of_a_kind_run_deletes_the_cluster() {
+    let _serial = SERIAL.blocking_lock();
     let rt = tokio::runtime::Runtime::new().unwrap();
     if let Err(why) = rt.block_on(images::ready_to_run()) {
         eprintln!("skipped: kind Ctrl-C: {why}");
