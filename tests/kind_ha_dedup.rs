@@ -26,6 +26,23 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Neither the kind cluster `name` nor any of its node containers is left.
+fn assert_cluster_gone(name: &str) {
+    let kind = stackproof::platform::kind::cmd::resolve("kind");
+    let out = std::process::Command::new(kind)
+        .args(["get", "clusters"])
+        .output()
+        .expect("kind runs");
+    let clusters = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !clusters.lines().any(|l| l.trim() == name),
+        "cluster {name} survived: {clusters}"
+    );
+    let filter = format!("name={name}-");
+    let left = docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]);
+    assert!(left.trim().is_empty(), "container left: {left}");
+}
+
 /// The node container's peak memory (cgroup v1 or v2), if readable.
 fn peak_memory(container: &str) -> Option<u64> {
     let id = docker(&["inspect", "--format", "{{.Id}}", container]);
@@ -67,25 +84,7 @@ async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
     let owned = std::env::var("STACKPROOF_KIND_CLUSTER").is_err();
     drop(p);
     if owned {
-        let kind = stackproof::platform::kind::cmd::resolve("kind");
-        let out = std::process::Command::new(kind)
-            .args(["get", "clusters"])
-            .output()
-            .expect("kind runs");
-        let clusters = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            !clusters.lines().any(|l| l.trim() == cluster),
-            "cluster {cluster} survived: {clusters}"
-        );
-        let left = docker(&[
-            "ps",
-            "-a",
-            "--filter",
-            &format!("name={node}"),
-            "--format",
-            "{{.Names}}",
-        ]);
-        assert!(left.trim().is_empty(), "container left: {left}");
+        assert_cluster_gone(&cluster);
     }
     let forwarded = reqwest::Client::new()
         .get(format!("{query}/-/ready"))
@@ -181,23 +180,5 @@ fn ctrl_c_in_the_middle_of_a_kind_run_deletes_the_cluster() {
             .expect("the harness exits after Ctrl-C");
     eprintln!("Ctrl-C → exit in {:.1}s", signalled.elapsed().as_secs_f64());
     assert_eq!(status.code(), Some(130), "{:?}", lines.lock().unwrap());
-    let kind = stackproof::platform::kind::cmd::resolve("kind");
-    let out = std::process::Command::new(kind)
-        .args(["get", "clusters"])
-        .output()
-        .unwrap();
-    let clusters = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !clusters.lines().any(|l| l.trim() == cluster),
-        "cluster {cluster} survived Ctrl-C: {clusters}"
-    );
-    let left = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("name={cluster}-"),
-        "--format",
-        "{{.Names}}",
-    ]);
-    assert!(left.trim().is_empty(), "container left: {left}");
+    assert_cluster_gone(&cluster);
 }
