@@ -46,8 +46,9 @@ impl LocalImages {
         self.present.iter().any(|i| i == image)
     }
 
-    /// Whether this looks like an offline set: images are here, yet some
-    /// pinned one is not (it cannot be pulled where nothing can be).
+    /// Whether images were preloaded from here (an offline set, or images
+    /// pulled once): then a pinned image missing here is taken as one the
+    /// node cannot pull either.
     pub fn offline(&self) -> bool {
         !self.present.is_empty()
     }

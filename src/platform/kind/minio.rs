@@ -35,9 +35,13 @@ pub const S3_NAME: &str = "stackproof-s3";
 pub const S3_PORT: u16 = 9000;
 
 impl S3Server {
-    /// From `STACKPROOF_KIND_S3` (`minio`, `seaweedfs`; unset: MinIO).
-    pub fn from_env() -> Result<Self, KubeError> {
-        Self::parse(std::env::var("STACKPROOF_KIND_S3").ok().as_deref())
+    /// The choice `STACKPROOF_KIND_S3` makes (`minio`, `seaweedfs`); None
+    /// when unset or empty: the platform then picks by the images at hand.
+    pub fn from_env() -> Result<Option<Self>, KubeError> {
+        match std::env::var("STACKPROOF_KIND_S3") {
+            Ok(v) if !v.trim().is_empty() => Self::parse(Some(&v)).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Parses the variable's value.

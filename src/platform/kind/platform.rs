@@ -44,10 +44,7 @@ impl KindOptions {
     /// Defaults, with `STACKPROOF_KIND_S3` applied.
     pub fn from_env() -> Result<Self, PlatformError> {
         Ok(Self {
-            s3: match std::env::var("STACKPROOF_KIND_S3") {
-                Ok(v) if !v.trim().is_empty() => Some(S3Server::parse(Some(&v))?),
-                _ => None,
-            },
+            s3: S3Server::from_env()?,
             ..Self::default()
         })
     }
@@ -66,8 +63,9 @@ pub fn default_s3(images: &LocalImages) -> S3Server {
 }
 
 /// The shape on Kubernetes: same labels and scrape interval as the local
-/// platform; 2-minute blocks (the operator's `blockSize`; smaller blocks
-/// would need Prometheus flags the operator does not expose).
+/// platform; 2-minute blocks (the operator's `blockSize`, which it applies
+/// only with `disableCompaction`, set in the values; smaller blocks would
+/// need Prometheus flags the operator does not expose).
 pub fn kube_shape() -> StackShape {
     StackShape {
         scrape_interval: Duration::from_secs(1),
@@ -212,3 +210,25 @@ impl KindPlatform {
 }
 
 delegate_platform!(KindPlatform, "kind", stack);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seaweedfs_is_chosen_only_where_its_image_is_here_and_minios_is_not() {
+        let with = |present: &[&str]| LocalImages {
+            present: present.iter().map(|s| s.to_string()).collect(),
+            absent: Vec::new(),
+        };
+        assert_eq!(default_s3(&with(&[])), S3Server::Minio);
+        assert_eq!(
+            default_s3(&with(&[pins::SEAWEEDFS_IMAGE])),
+            S3Server::Seaweedfs
+        );
+        assert_eq!(
+            default_s3(&with(&[pins::SEAWEEDFS_IMAGE, pins::MINIO_IMAGE])),
+            S3Server::Minio
+        );
+    }
+}
