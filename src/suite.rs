@@ -105,7 +105,7 @@ pub async fn start(
         }
         PlatformKind::Kind => {
             let opts = crate::platform::kind::KindOptions::from_env().map_err(err)?;
-            let s = crate::platform::kind::KindPlatform::start(opts)
+            let s = crate::platform::kube::KubePlatform::kind(opts)
                 .await
                 .map_err(err)?;
             let ready = s.ready_after().as_secs_f64();
@@ -117,7 +117,7 @@ pub async fn start(
                 context: target.context.clone(),
                 ..Default::default()
             };
-            let s = crate::platform::cluster::ClusterPlatform::start(opts)
+            let s = crate::platform::kube::KubePlatform::cluster(opts)
                 .await
                 .map_err(err)?;
             let ready = s.ready_after().as_secs_f64();

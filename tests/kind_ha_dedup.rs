@@ -28,7 +28,7 @@ fn docker(args: &[&str]) -> String {
 
 /// Neither the kind cluster `name` nor any of its node containers is left.
 fn assert_cluster_gone(name: &str) {
-    let kind = stackproof::platform::kind::cmd::resolve("kind");
+    let kind = stackproof::platform::kube::cmd::resolve("kind");
     let out = std::process::Command::new(kind)
         .args(["get", "clusters"])
         .output()
@@ -63,7 +63,7 @@ async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
         return;
     }
     let created = std::time::Instant::now();
-    let mut p = KindPlatform::start(KindOptions::from_env().expect("options"))
+    let mut p = KindPlatform::kind(KindOptions::from_env().expect("options"))
         .await
         .unwrap_or_else(|e| panic!("kind platform: {e}"));
     let cluster = p.cluster_name().to_owned();

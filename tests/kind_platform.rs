@@ -55,7 +55,7 @@ async fn starting_kind_without_its_tools_fails_before_creating_anything() {
         eprintln!("the kind platform can run here: not starting a cluster from a unit test");
         return;
     }
-    let err = KindPlatform::start(KindOptions::default())
+    let err = KindPlatform::kind(KindOptions::default())
         .await
         .unwrap_err()
         .to_string();

@@ -18,9 +18,10 @@ use kube::core::GroupVersionKind;
 use kube::discovery::pinned_kind;
 
 use super::kind::cluster::{client_from_kubeconfig, run_id};
-use super::kind::error::KubeError;
-use super::kind::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
-use super::kind::{cmd, pins};
+use super::kube::error::KubeError;
+use super::kube::{
+    KubePlatform, KubeStackOptions, NamespaceGuard, ObjectStore, Teardown, cmd, pins,
+};
 use super::{PlatformError, StackShape};
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 
@@ -149,26 +150,15 @@ impl Default for ClusterOptions {
     }
 }
 
-/// A running stack in a namespace of an existing cluster.
-pub struct ClusterPlatform {
-    // Drop order: forwards, then the namespace.
-    stack: KubeStack,
-    _namespace: NamespaceGuard,
-    _tmp: Option<tempfile::TempDir>,
-}
+/// The cluster platform: [`KubePlatform`] in a namespace of an existing
+/// cluster. Dropping it stops the port-forwards, then uninstalls the run's
+/// releases and deletes its namespace, unless `STACKPROOF_KEEP=1`.
+pub type ClusterPlatform = KubePlatform;
 
-impl std::fmt::Debug for ClusterPlatform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterPlatform")
-            .field("stack", &self.stack)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClusterPlatform {
+impl KubePlatform {
     /// Deploys the stack into a new namespace and waits until both
     /// replicas' data is queryable.
-    pub async fn start(opts: ClusterOptions) -> Result<Self, PlatformError> {
+    pub async fn cluster(opts: ClusterOptions) -> Result<Self, PlatformError> {
         let s3 = s3_from_env(|k| std::env::var(k).ok()).map_err(|message| KubeError::Env {
             var: "STACKPROOF_S3_*".into(),
             message,
@@ -217,6 +207,10 @@ impl ClusterPlatform {
         let id = run_id();
         let kopts = KubeStackOptions {
             platform: "cluster",
+            cluster: opts
+                .context
+                .clone()
+                .unwrap_or_else(|| "current context".into()),
             fullname: format!("sp-{id}"),
             run_id: id,
             shape: opts.shape,
@@ -236,32 +230,16 @@ impl ClusterPlatform {
             tool_dir: None,
         };
         eprintln!("stackproof: deploying into namespace {}", guard.namespace);
-        let stack = KubeStack::deploy(client, kopts).await?;
         let tmp = if crate::process::keep_requested() {
             let _ = tmp.keep();
             None
         } else {
             Some(tmp)
         };
-        Ok(Self {
-            stack,
-            _namespace: guard,
-            _tmp: tmp,
-        })
-    }
-
-    /// The stack (Loki and Alertmanager URLs, log collection).
-    pub fn stack(&self) -> &KubeStack {
-        &self.stack
-    }
-
-    /// Time from start until the stack was ready.
-    pub fn ready_after(&self) -> Duration {
-        self.stack.ready_after()
+        let teardown = Teardown::new().then(guard).then(tmp);
+        Ok(KubePlatform::deploy(client, kopts, teardown).await?)
     }
 }
-
-delegate_platform!(ClusterPlatform, "cluster", stack);
 
 #[cfg(test)]
 mod tests {

@@ -2,81 +2,10 @@
 //! scenarios the endpoints and the faults they may cause; scenarios never know
 //! which platform they run on.
 
-/// `impl Platform for $ty` handing every call to its field `$field` (a
-/// [`kind::kube_platform::KubeStack`]) under the platform name `$name`:
-/// the kind and cluster platforms differ in how the stack is set up, not in
-/// how it is driven.
-macro_rules! delegate_platform {
-    ($ty:ty, $name:literal, $field:ident) => {
-        #[async_trait::async_trait]
-        impl $crate::platform::Platform for $ty {
-            fn name(&self) -> &'static str {
-                $name
-            }
-            fn endpoints(&self) -> &$crate::platform::Endpoints {
-                self.$field.endpoints()
-            }
-            fn shape(&self) -> &$crate::platform::StackShape {
-                self.$field.shape()
-            }
-            fn components(&self) -> Vec<$crate::platform::ComponentInfo> {
-                self.$field.components()
-            }
-            async fn kill_replica(
-                &mut self,
-                n: usize,
-            ) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.kill_replica(n).await
-            }
-            async fn restart_replica(
-                &mut self,
-                n: usize,
-            ) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.restart_replica(n).await
-            }
-            async fn remove_replica_data(
-                &mut self,
-                n: usize,
-            ) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.remove_replica_data(n).await
-            }
-            async fn stop_object_storage(&mut self) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.stop_object_storage().await
-            }
-            async fn start_object_storage(
-                &mut self,
-            ) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.start_object_storage().await
-            }
-            async fn start_extra_query(
-                &mut self,
-                q: $crate::platform::ExtraQuery,
-            ) -> Result<String, $crate::platform::PlatformError> {
-                self.$field.start_extra_query(q).await
-            }
-            async fn sidecar_credentials(
-                &mut self,
-                n: usize,
-                wrong: bool,
-            ) -> Result<(), $crate::platform::PlatformError> {
-                self.$field.sidecar_credentials(n, wrong).await
-            }
-            fn compactor_once(&self) -> Result<(), String> {
-                self.$field.compactor_once()
-            }
-            async fn compact_once(
-                &mut self,
-                run: &$crate::platform::CompactRun,
-            ) -> Result<$crate::platform::CompactPass, $crate::platform::PlatformError> {
-                self.$field.compact_once(run).await
-            }
-        }
-    };
-}
-
 pub mod cluster;
 mod compact;
 pub mod kind;
+pub mod kube;
 pub mod local;
 pub mod loki;
 

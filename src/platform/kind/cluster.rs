@@ -10,8 +10,8 @@ use std::time::Duration;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::cmd;
-use super::error::KubeError;
+use crate::platform::kube::cmd;
+use crate::platform::kube::error::KubeError;
 use crate::process::keep_requested;
 
 /// The kind cluster config, compiled in (`kind/cluster.yaml`).
@@ -141,10 +141,10 @@ impl KindCluster {
             )
             .await?;
             // Client keys: owner-only file, never printed.
-            super::helm::write_private(&kubeconfig, &cfg)?;
+            crate::platform::kube::helm::write_private(&kubeconfig, &cfg)?;
         } else {
             let config = dir.join("kind-cluster.yaml");
-            super::helm::write_private(&config, CLUSTER_CONFIG)?;
+            crate::platform::kube::helm::write_private(&config, CLUSTER_CONFIG)?;
             eprintln!("stackproof: creating kind cluster {name}…");
             // From here on, a failure drops `cluster`, which deletes it.
             cmd::run(

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use super::cmd;
-use super::error::KubeError;
-use super::pins;
+use crate::platform::kube::cmd;
+use crate::platform::kube::error::KubeError;
+use crate::platform::kube::pins;
 
 /// The pinned images, split by whether the local Docker has them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,17 +88,20 @@ pub async fn ready_to_run() -> Result<(), String> {
     if std::env::var("STACKPROOF_KIND_PULL").is_ok_and(|v| v == "1") {
         return Ok(());
     }
-    let chart = &super::pins::KUBE_PROMETHEUS_STACK;
+    let chart = &crate::platform::kube::pins::KUBE_PROMETHEUS_STACK;
     if !matches!(
-        super::helm::chart_source(chart, super::helm::charts_dir().as_deref()),
-        Ok(super::helm::ChartSource::Package(_))
+        crate::platform::kube::helm::chart_source(
+            chart,
+            crate::platform::kube::helm::charts_dir().as_deref()
+        ),
+        Ok(crate::platform::kube::helm::ChartSource::Package(_))
     ) {
         return Err(format!(
             "no packaged {} {} here: set {} to a directory of packaged charts (or put them in ~/.cache/stackproof/charts), \
              or set STACKPROOF_KIND_PULL=1 where chart repositories and images can be reached",
             chart.chart,
             chart.version,
-            super::helm::CHARTS_DIR_VAR
+            crate::platform::kube::helm::CHARTS_DIR_VAR
         ));
     }
     let node = node_image();

@@ -202,7 +202,7 @@ impl Applier {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::platform::kind::mock::{self, Reply};
+    use crate::platform::kube::mock::{self, Reply};
     use serde_json::{Value, json};
 
     /// Values for every placeholder the fixtures use.
@@ -210,15 +210,15 @@ pub(crate) mod tests {
         vec![
             ("NAMESPACE", "stackproof".into()),
             ("NAME", "stackproof-thanos-query".into()),
-            ("S3_IMAGE", crate::platform::kind::pins::MINIO_IMAGE.into()),
+            ("S3_IMAGE", crate::platform::kube::pins::MINIO_IMAGE.into()),
             ("S3_SECRET", "stackproof-s3".into()),
             (
                 "EXPORTER_IMAGE",
-                crate::platform::kind::pins::EXPORTER_IMAGE.into(),
+                crate::platform::kube::pins::EXPORTER_IMAGE.into(),
             ),
             (
                 "THANOS_IMAGE",
-                crate::platform::kind::pins::THANOS_IMAGE.into(),
+                crate::platform::kube::pins::THANOS_IMAGE.into(),
             ),
             ("REPLICA_LABEL", "replica".into()),
             ("SIDECAR_SERVICE", "sp-thanos-discovery".into()),

@@ -183,7 +183,7 @@ pub fn statefulset_ready(obj: Option<&StatefulSet>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kind::mock::{self, Reply};
+    use crate::platform::kube::mock::{self, Reply};
     use serde_json::json;
 
     fn pod(phase: &str, ready: bool, uid: &str) -> Pod {

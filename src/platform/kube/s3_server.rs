@@ -15,9 +15,9 @@
 //! so the image is quay.io's frozen release. SeaweedFS (maintained,
 //! Apache-2.0) is selected with `STACKPROOF_KIND_S3=seaweedfs`.
 
-use super::error::KubeError;
-use super::manifests::fixtures;
-use super::pins;
+use crate::platform::kube::error::KubeError;
+use crate::platform::kube::manifests::fixtures;
+use crate::platform::kube::pins;
 
 /// Which S3 server runs in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -96,7 +96,7 @@ pub fn in_cluster_endpoint(namespace: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kind::manifests::{parse, render, tests::sample_vars};
+    use crate::platform::kube::manifests::{parse, render, tests::sample_vars};
 
     #[test]
     fn the_server_is_chosen_by_env_var_and_a_typo_is_named() {

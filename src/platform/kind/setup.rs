@@ -1,15 +1,15 @@
-//! The `kind` platform: a kind cluster, the S3 server in it, the pinned
-//! charts and our manifests — the same scenarios as `local`, on Kubernetes.
+//! Setting up the `kind` platform: a kind cluster, the local images loaded
+//! into it, the S3 server in it — then the shared Kubernetes deploy. The
+//! same scenarios as `local`, on Kubernetes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::cluster::{KindCluster, run_id};
-use super::error::KubeError;
 use super::images::LocalImages;
-use super::kube_platform::{KubeStack, KubeStackOptions, NamespaceGuard, ObjectStore};
-use super::minio::S3Server;
-use super::pins;
+use crate::platform::kube::error::KubeError;
+use crate::platform::kube::{
+    KubePlatform, KubeStackOptions, NamespaceGuard, ObjectStore, S3Server, Teardown, pins,
+};
 use crate::platform::{PlatformError, StackShape};
 use crate::process::keep_requested;
 
@@ -76,31 +76,16 @@ pub fn kube_shape() -> StackShape {
     }
 }
 
-/// A running stack on a kind cluster. Dropping it stops the port-forwards,
-/// then deletes the cluster (or, on a reused cluster, the run's namespace
-/// and releases), unless `STACKPROOF_KEEP=1`.
-pub struct KindPlatform {
-    // Field order is drop order: forwards, then namespace, then cluster.
-    stack: KubeStack,
-    _namespace: Option<NamespaceGuard>,
-    cluster: KindCluster,
-    dir: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
-}
+/// The kind platform: [`KubePlatform`] on a kind cluster. Dropping it stops
+/// the port-forwards, then deletes the cluster (or, on a reused cluster,
+/// the run's namespace and releases), unless `STACKPROOF_KEEP=1`.
+pub type KindPlatform = KubePlatform;
 
-impl std::fmt::Debug for KindPlatform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KindPlatform")
-            .field("cluster", &self.cluster.name())
-            .field("stack", &self.stack)
-            .finish_non_exhaustive()
-    }
-}
-
-impl KindPlatform {
-    /// Creates (or reuses) the cluster, deploys the stack, and waits until
-    /// both replicas' data is queryable through Thanos Query.
-    pub async fn start(opts: KindOptions) -> Result<Self, PlatformError> {
+impl KubePlatform {
+    /// Creates (or reuses) a kind cluster, loads the local images into it,
+    /// deploys the stack, and waits until both replicas' data is queryable
+    /// through Thanos Query.
+    pub async fn kind(opts: KindOptions) -> Result<Self, PlatformError> {
         if let Err(why) = super::cluster::availability().await {
             return Err(KubeError::Env {
                 var: "kind platform".into(),
@@ -146,6 +131,7 @@ impl KindPlatform {
         };
         let kopts = KubeStackOptions {
             platform: "kind",
+            cluster: cluster.name().to_owned(),
             run_id: id,
             fullname,
             shape: opts.shape,
@@ -172,44 +158,21 @@ impl KindPlatform {
             context: None,
             tool_dir: None,
         });
-        let stack = KubeStack::deploy(client, kopts).await?;
         let tmp = if keep_requested() {
             let _ = tmp.keep();
             None
         } else {
             Some(tmp)
         };
-        Ok(Self {
-            stack,
-            _namespace: guard,
-            cluster,
-            dir,
-            _tmp: tmp,
-        })
-    }
-
-    /// The stack (Loki and Alertmanager URLs, log collection).
-    pub fn stack(&self) -> &KubeStack {
-        &self.stack
-    }
-
-    /// The kind cluster's name.
-    pub fn cluster_name(&self) -> &str {
-        self.cluster.name()
-    }
-
-    /// The run directory (kubeconfig, rendered values, collected logs).
-    pub fn dir(&self) -> &std::path::Path {
-        &self.dir
-    }
-
-    /// Time from start until the stack was ready (cluster creation excluded).
-    pub fn ready_after(&self) -> Duration {
-        self.stack.ready_after()
+        // Namespace, then the cluster, then the run directory.
+        let mut teardown = Teardown::new();
+        if let Some(g) = guard {
+            teardown = teardown.then(g);
+        }
+        let teardown = teardown.then(cluster).then(tmp);
+        Ok(KubePlatform::deploy(client, kopts, teardown).await?)
     }
 }
-
-delegate_platform!(KindPlatform, "kind", stack);
 
 #[cfg(test)]
 mod tests {

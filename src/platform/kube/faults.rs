@@ -149,7 +149,7 @@ pub fn claim_name(set: &StatefulSet, pod: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kind::mock::{self, Reply};
+    use crate::platform::kube::mock::{self, Reply};
 
     #[test]
     fn the_alive_window_is_the_contiguous_range_of_survivors() {

@@ -227,7 +227,7 @@ async fn carry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::kind::mock::{self, Reply};
+    use crate::platform::kube::mock::{self, Reply};
     use serde_json::{Value, json};
     use tokio::io::AsyncReadExt;
 

@@ -1,0 +1,433 @@
+//! [`KubePlatform`]: a deployed stack driven through the Kubernetes API —
+//! faults by deleting pods and scaling workloads, the stores reached
+//! through port-forwards — and what is torn down when it is dropped.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use kube::{Api, Client};
+
+use super::error::KubeError;
+use super::faults;
+use super::guard::Teardown;
+use super::manifests::{self, Applier};
+use super::names::*;
+use super::portforward::{PortForward, Target};
+use super::s3_server;
+use super::wait;
+use crate::client::objstore::Objstore;
+use crate::eventually::{Eventually, Probe};
+use crate::platform::{
+    CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError,
+    StackShape,
+};
+
+/// The pinned Thanos binary on this machine (`scripts/install thanos`).
+fn local_thanos() -> Result<PathBuf, crate::versions::VersionsError> {
+    crate::versions::Versions::load_default()?.binary("thanos")
+}
+
+/// One component as a report sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Component {
+    pub(super) name: String,
+    pub(super) pod: String,
+    pub(super) container: String,
+    pub(super) url: Option<String>,
+}
+
+/// A stack deployed on Kubernetes (kind or an existing cluster). Dropping
+/// it stops the port-forwards, then runs its [`Teardown`]: the namespace and
+/// releases, the kind cluster it created, the run directory.
+pub struct KubePlatform {
+    pub(super) opts: KubeStackOptions,
+    pub(super) client: Client,
+    pub(super) ns: String,
+    pub(super) names: Names,
+    pub(super) endpoints: Endpoints,
+    pub(super) forwards: Vec<PortForward>,
+    pub(super) components: Vec<Component>,
+    pub(super) killed: BTreeSet<usize>,
+    pub(super) extras: usize,
+    pub(super) compactions: usize,
+    pub(super) loki_url: Option<String>,
+    pub(super) alertmanager_url: Option<String>,
+    pub(super) ready_after: Duration,
+    // Last: dropped after the port-forwards that reach into it.
+    pub(super) teardown: Teardown,
+}
+
+impl std::fmt::Debug for KubePlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubePlatform")
+            .field("platform", &self.opts.platform)
+            .field("namespace", &self.ns)
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubePlatform {
+    /// The kind cluster's name, or the kubeconfig context.
+    pub fn cluster_name(&self) -> &str {
+        &self.opts.cluster
+    }
+
+    pub(super) fn component(
+        &mut self,
+        name: &str,
+        pod: &str,
+        container: &str,
+        url: Option<String>,
+    ) {
+        self.components.push(Component {
+            name: name.into(),
+            pod: pod.into(),
+            container: container.into(),
+            url,
+        });
+    }
+
+    /// Scales the in-cluster S3 server to `replicas` and waits for the
+    /// deployment; a real bucket cannot be, and `what` says so.
+    pub(super) async fn scale_object_storage(
+        &mut self,
+        replicas: i32,
+        what: &'static str,
+        timeout: Duration,
+    ) -> Result<(), PlatformError> {
+        if !self.s3_in_cluster() {
+            return Err(PlatformError::Unsupported {
+                platform: self.opts.platform,
+                what,
+            });
+        }
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
+        faults::scale_deployment(&api, s3_server::S3_NAME, replicas).await?;
+        self.wait_deployment(s3_server::S3_NAME, timeout).await?;
+        Ok(())
+    }
+
+    /// Port-forwards `target` and records component `name` (its logs in
+    /// `pod`'s `container`) with the forwarded HTTP URL, which it returns.
+    pub(super) async fn forwarded_component(
+        &mut self,
+        name: &str,
+        pod: &str,
+        container: &str,
+        target: Target,
+    ) -> Result<String, KubeError> {
+        let url = format!("http://{}", self.forward(target).await?);
+        self.component(name, pod, container, Some(url.clone()));
+        Ok(url)
+    }
+
+    pub(super) async fn forward(&mut self, target: Target) -> Result<String, KubeError> {
+        let f = PortForward::start(self.client.clone(), &self.ns, target).await?;
+        let addr = f.addr();
+        self.forwards.push(f);
+        Ok(addr)
+    }
+
+    pub(super) async fn wait_deployment(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(), KubeError> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.ns);
+        wait::until(
+            &api,
+            name,
+            format!("deployment {}/{name} to be available", self.ns),
+            timeout,
+            wait::deployment_available,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Waits until the bucket answers through the harness's endpoint
+    /// (creating it first when it is ours).
+    pub(super) async fn wait_bucket(&self, create: bool) -> Result<(), KubeError> {
+        let store = Objstore::new(self.endpoints.s3.clone());
+        Eventually::new(
+            format!(
+                "the S3 server to serve bucket '{}'",
+                self.endpoints.s3.bucket
+            ),
+            self.opts.timeout,
+        )
+        .until(|| {
+            let store = store.clone();
+            async move {
+                let r = if create {
+                    store.create_bucket().await.and(store.head_bucket().await)
+                } else {
+                    store.head_bucket().await
+                };
+                match r {
+                    Ok(()) => Probe::Ready(()),
+                    Err(e) => Probe::NotYet(e.to_string()),
+                }
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The run's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// Loki's URL (through a port-forward).
+    pub fn loki_url(&self) -> Option<&str> {
+        self.loki_url.as_deref()
+    }
+
+    /// Alertmanager's URL (through a port-forward).
+    pub fn alertmanager_url(&self) -> Option<&str> {
+        self.alertmanager_url.as_deref()
+    }
+
+    /// How long `deploy` took until the data of both replicas was queryable.
+    pub fn ready_after(&self) -> Duration {
+        self.ready_after
+    }
+
+    /// Writes every component's current log to `<run_dir>/logs/<name>.log`
+    /// (the paths `components()` reports), for a failure bundle. Best
+    /// effort: a missing pod writes a line saying so.
+    pub(super) fn check_replica(&self, n: usize) -> Result<(), PlatformError> {
+        let len = self.opts.shape.replicas;
+        if n >= len {
+            return Err(PlatformError::NoSuchReplica(n, len));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn apply_window(&self) -> Result<(), PlatformError> {
+        let (start, count) =
+            faults::alive_window(self.opts.shape.replicas, &self.killed).map_err(|message| {
+                KubeError::Manifest {
+                    name: format!("statefulset {}", self.names.statefulset()),
+                    message,
+                }
+            })?;
+        let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.ns);
+        faults::set_statefulset_window(&sets, &self.names.statefulset(), start, count).await?;
+        Ok(())
+    }
+
+    pub(super) fn s3_in_cluster(&self) -> bool {
+        matches!(self.opts.object_store, ObjectStore::InCluster { .. })
+    }
+}
+
+#[async_trait]
+impl Platform for KubePlatform {
+    fn name(&self) -> &'static str {
+        self.opts.platform
+    }
+
+    fn compactor_once(&self) -> Result<(), String> {
+        local_thanos().map(|_| ()).map_err(|e| {
+            format!("runs `thanos compact` on this machine against the run's bucket: {e}")
+        })
+    }
+
+    /// On this machine, against the bucket as the harness reaches it (the
+    /// port-forwarded MinIO, or the user's bucket): the in-cluster
+    /// compactor leaves the backfilled clusters to it (its selector drops
+    /// them).
+    async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
+        let thanos = local_thanos()?;
+        let configs = self.opts.run_dir.join("configs");
+        std::fs::create_dir_all(&configs)
+            .map_err(PlatformError::io(format!("create {}", configs.display())))?;
+        let objstore = configs.join("objstore-from-host.yml");
+        crate::process::write_private(
+            &objstore,
+            &crate::stack::config::thanos_objstore(&self.endpoints.s3),
+        )
+        .map_err(PlatformError::io(format!("write {}", objstore.display())))?;
+        self.compactions += 1;
+        crate::platform::compact::run_once(
+            &thanos,
+            &self.opts.run_dir,
+            &objstore,
+            self.compactions,
+            run,
+        )
+        .await
+    }
+
+    fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    fn shape(&self) -> &StackShape {
+        &self.opts.shape
+    }
+
+    fn components(&self) -> Vec<ComponentInfo> {
+        self.components
+            .iter()
+            .map(|c| ComponentInfo {
+                name: c.name.clone(),
+                pid: None,
+                command_line: format!("kubectl -n {} logs {} -c {}", self.ns, c.pod, c.container),
+                log: self.log_path(&c.name),
+                url: c.url.clone(),
+            })
+            .collect()
+    }
+
+    async fn kill_replica(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.check_replica(n)?;
+        let before = self.killed.clone();
+        self.killed.insert(n);
+        // Keep the operator from undoing the narrowed StatefulSet.
+        faults::set_prometheus_paused(&self.client, &self.ns, &self.names.prometheus(), true)
+            .await?;
+        if let Err(e) = self.apply_window().await {
+            self.killed = before;
+            return Err(e);
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
+        let pod = self.names.pod(n);
+        faults::delete_pod_now(&pods, &pod).await?;
+        wait::until(
+            &pods,
+            &pod,
+            format!("pod {}/{pod} to be gone", self.ns),
+            Duration::from_secs(120),
+            wait::pod_gone,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.check_replica(n)?;
+        self.killed.remove(&n);
+        self.apply_window().await?;
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
+        let pod = self.names.pod(n);
+        wait::until(
+            &pods,
+            &pod,
+            format!("pod {}/{pod} to be recreated and ready", self.ns),
+            self.opts.timeout,
+            wait::pod_ready,
+        )
+        .await?;
+        if self.killed.is_empty() {
+            faults::set_prometheus_paused(&self.client, &self.ns, &self.names.prometheus(), false)
+                .await?;
+        }
+        crate::platform::local::wait_replicas_in_query(
+            &self.endpoints.query,
+            &self.opts.shape.replica_label,
+            &[n.to_string()],
+            crate::data::exporter::now_ms(),
+        )
+        .await
+    }
+
+    async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.check_replica(n)?;
+        if !self.killed.contains(&n) {
+            self.kill_replica(n).await?;
+        }
+        let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.ns);
+        let sts_name = self.names.statefulset();
+        let sts = sets.get(&sts_name).await.map_err(KubeError::api(format!(
+            "get statefulset {}/{sts_name}",
+            self.ns
+        )))?;
+        let claim =
+            faults::claim_name(&sts, &self.names.pod(n)).ok_or_else(|| KubeError::Manifest {
+                name: format!("statefulset {sts_name}"),
+                message: "has no volume claim template: replicas keep no local data".into(),
+            })?;
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.ns);
+        faults::delete_pvc(&pvcs, &claim).await?;
+        wait::until(
+            &pvcs,
+            &claim,
+            format!("persistentvolumeclaim {}/{claim} to be gone", self.ns),
+            Duration::from_secs(120),
+            |o: Option<&PersistentVolumeClaim>| match o {
+                None => Ok(()),
+                Some(_) => Err("claim still exists".into()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
+        self.scale_object_storage(0, "stopping a real S3 bucket", Duration::from_secs(120))
+            .await
+    }
+
+    async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
+        let timeout = self.opts.timeout;
+        self.scale_object_storage(1, "starting a real S3 bucket", timeout)
+            .await?;
+        self.wait_bucket(false).await?;
+        Ok(())
+    }
+
+    async fn sidecar_credentials(&mut self, _n: usize, _wrong: bool) -> Result<(), PlatformError> {
+        // The operator renders one objstore Secret for every replica's
+        // sidecar: breaking one replica alone needs a second Prometheus
+        // resource, which this platform does not build.
+        Err(PlatformError::Unsupported {
+            platform: "kubernetes",
+            what: "wrong credentials for one replica's sidecar",
+        })
+    }
+
+    async fn start_extra_query(&mut self, q: ExtraQuery) -> Result<String, PlatformError> {
+        let name = format!("{QUERY}-extra-{}", self.extras);
+        self.extras += 1;
+        let text = query_manifest(&self.ns, &self.names, &name, &q.replica_labels, q.stores)?;
+        let objs = manifests::parse("thanos-query.yaml", &text)?;
+        Applier::new(self.client.clone(), &self.ns)
+            .apply_all(&objs)
+            .await?;
+        self.wait_deployment(&name, self.opts.timeout).await?;
+        let url = format!(
+            "http://{}",
+            self.forward(Target::Service {
+                name: name.clone(),
+                port: 10902
+            })
+            .await?
+        );
+        self.component(
+            &name,
+            &format!("deployment/{name}"),
+            "query",
+            Some(url.clone()),
+        );
+        let running: Vec<String> = (0..self.opts.shape.replicas)
+            .filter(|i| !self.killed.contains(i))
+            .map(|i| i.to_string())
+            .collect();
+        crate::platform::local::wait_replicas_in_query(
+            &url,
+            &self.opts.shape.replica_label,
+            &running,
+            0,
+        )
+        .await?;
+        Ok(url)
+    }
+}
