@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::loki::{LocalLoki, find_binary as find_loki};
 use super::{
     CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError,
     StackShape, Stores,
 };
+use super::{LokiService, Need};
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 use crate::client::prom::{PromClient, QueryOptions};
 use crate::data::exporter::Exporter;
@@ -214,6 +216,8 @@ pub struct LocalStack {
     query_endpoints: Vec<String>,
     ready_after: Duration,
     compactions: usize,
+    /// Started on first use: only the log scenarios need it.
+    loki: Option<LocalLoki>,
     _exporter: Exporter,
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
@@ -408,6 +412,7 @@ impl LocalStack {
             query_endpoints,
             ready_after: Duration::ZERO,
             compactions: 0,
+            loki: None,
             _exporter: exporter,
             dir: Some(dir),
             root,
@@ -696,8 +701,18 @@ impl Platform for LocalStack {
         r.sidecar.wait_ready(&http).await
     }
 
-    fn compactor_once(&self) -> Result<(), String> {
-        Ok(())
+    fn provides(&self, need: Need) -> Result<(), String> {
+        match need {
+            Need::Loki => find_loki().map(|_| ()).map_err(|e| e.to_string()),
+            Need::ObjectStorageOutage | Need::SidecarCredentials | Need::CompactOnce => Ok(()),
+        }
+    }
+
+    async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError> {
+        if self.loki.is_none() {
+            self.loki = Some(LocalLoki::start(&self.endpoints.s3).await?);
+        }
+        Ok(self.loki.as_mut().expect("just started"))
     }
 
     async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
@@ -781,6 +796,7 @@ impl Drop for LocalStack {
             return;
         }
         // Readers first, then writers, then storage.
+        drop(self.loki.take());
         for m in &mut self.extra {
             m.kill();
         }

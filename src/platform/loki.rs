@@ -37,6 +37,9 @@ pub enum LokiPlatformError {
     Missing { detail: String },
     #[error(transparent)]
     Process(#[from] ProcessError),
+    /// Driving the chart's Loki through the Kubernetes API.
+    #[error(transparent)]
+    Kube(#[from] crate::platform::kube::KubeError),
     #[error(transparent)]
     Wait(#[from] WaitError),
     #[error(transparent)]
@@ -417,6 +420,32 @@ impl LocalLoki {
         if wipe_local {
             self.remove_local_data()?;
         }
+        self.spawn_and_wait().await
+    }
+}
+
+impl LocalLoki {
+    /// Restarts Loki on its data with a wrong secret key (`wrong = true`) or
+    /// the bucket's own again, and waits until `/ready`. The harness keeps
+    /// reading the bucket with the right key. Killed, not stopped: a Loki
+    /// with a wrong key retries its shutdown flush until killed anyway, and
+    /// its WAL replays every line on the next start.
+    pub async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError> {
+        self.cfg.s3.credentials = if wrong {
+            S3Credentials {
+                access_key: self.bucket.credentials.access_key.clone(),
+                secret_key: S3Credentials::generate().secret_key,
+            }
+        } else {
+            self.bucket.credentials.clone()
+        };
+        write_private(&self.config_file, &self.cfg.render())?;
+        std::fs::write(
+            self.root.join("loki.redacted.yml"),
+            self.cfg.render_redacted(),
+        )
+        .map_err(LokiPlatformError::io("write the redacted Loki config"))?;
+        self.kill();
         self.spawn_and_wait().await
     }
 }

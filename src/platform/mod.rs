@@ -8,6 +8,7 @@ pub mod kind;
 pub mod kube;
 pub mod local;
 pub mod loki;
+pub mod loki_service;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::client::objstore::S3Target;
+pub use loki_service::LokiService;
 
 /// What scenarios reach the stack through.
 #[derive(Debug, Clone)]
@@ -86,6 +88,11 @@ pub enum PlatformError {
         platform: &'static str,
         what: &'static str,
     },
+    /// Where the platform provides no Loki: why, and how to get one.
+    #[error("{0}")]
+    NoLoki(String),
+    #[error(transparent)]
+    Loki(#[from] crate::platform::loki::LokiPlatformError),
 }
 
 impl PlatformError {
@@ -141,6 +148,21 @@ pub struct CompactPass {
     pub log: PathBuf,
 }
 
+/// What a scenario needs beyond the stack every platform runs (Thanos Query
+/// over two Prometheus replicas with sidecars, a store gateway, a bucket).
+/// A platform that cannot provide it says why before the scenario starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A Loki 3 on the run's bucket ([`Platform::loki`]).
+    Loki,
+    /// Stopping and starting the object store.
+    ObjectStorageOutage,
+    /// One replica's sidecar given wrong credentials, the other left alone.
+    SidecarCredentials,
+    /// `thanos compact` run once over the bucket ([`Platform::compact_once`]).
+    CompactOnce,
+}
+
 /// A running stack and the faults scenarios may cause in it.
 #[async_trait]
 pub trait Platform: Send {
@@ -168,23 +190,16 @@ pub trait Platform: Send {
     /// Restarts replica `n`'s sidecar with wrong object-storage credentials
     /// (`wrong = true`) or the right ones again (`wrong = false`).
     async fn sidecar_credentials(&mut self, n: usize, wrong: bool) -> Result<(), PlatformError>;
-    /// Whether [`Platform::compact_once`] works here, or why not (what is
-    /// missing and how to get it); scenarios that need it skip before
-    /// writing anything when it does not.
-    fn compactor_once(&self) -> Result<(), String> {
-        Err(format!(
-            "the {} platform cannot run the Thanos compactor once",
-            self.name()
-        ))
-    }
+    /// Whether this platform provides `need`, or why not: one line saying
+    /// what is missing and how to get it. The runner asks before a scenario
+    /// starts and reports it skipped with that line. Required of every
+    /// platform, so a new one must answer for each need.
+    fn provides(&self, need: Need) -> Result<(), String>;
     /// Runs the Thanos compactor once over the bucket (no `--wait`): it
     /// compacts, deduplicates and downsamples what `run` selects, deletes
     /// what it replaced, and exits.
-    async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
-        let _ = run;
-        Err(PlatformError::Unsupported {
-            platform: self.name(),
-            what: "running the Thanos compactor once",
-        })
-    }
+    async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError>;
+    /// The run's Loki (started on first use where the platform runs it as a
+    /// process). Errors where [`Need::Loki`] is not provided.
+    async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError>;
 }

@@ -21,7 +21,7 @@ use crate::data::backfill::{
 };
 use crate::data::exporter::now_ms;
 use crate::eventually::{Eventually, Probe};
-use crate::platform::{CompactRun, Platform, PlatformError};
+use crate::platform::{CompactRun, Need, Platform, PlatformError};
 
 /// The scenario id.
 pub const ID: &str = "compactor";
@@ -158,7 +158,7 @@ async fn backfill(
     report: &mut ScenarioReport,
     tag: &str,
 ) -> Result<Backfilled, Stop> {
-    if let Err(why) = p.compactor_once() {
+    if let Err(why) = p.provides(Need::CompactOnce) {
         return Err(Stop::Skip(format!(
             "{why}; or run it locally: stackproof run --platform local --scenario {ID}"
         )));
@@ -615,81 +615,16 @@ async fn scalar(query: &PromClient, q: &str, at: i64, opts: &QueryOptions) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::objstore::{S3Credentials, S3Target};
-    use crate::platform::{ComponentInfo, Endpoints, ExtraQuery, StackShape};
-
-    /// A platform that cannot run the compactor once, whose every fault
-    /// panics: the scenario must skip before touching it.
-    struct NoCompactor(Endpoints, StackShape);
-
-    #[async_trait::async_trait]
-    impl Platform for NoCompactor {
-        fn name(&self) -> &'static str {
-            "kind"
-        }
-        fn endpoints(&self) -> &Endpoints {
-            &self.0
-        }
-        fn shape(&self) -> &StackShape {
-            &self.1
-        }
-        fn components(&self) -> Vec<ComponentInfo> {
-            Vec::new()
-        }
-        async fn kill_replica(&mut self, _: usize) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn restart_replica(&mut self, _: usize) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn remove_replica_data(&mut self, _: usize) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn start_object_storage(&mut self) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn start_extra_query(&mut self, _: ExtraQuery) -> Result<String, PlatformError> {
-            unreachable!("no fault expected")
-        }
-        async fn sidecar_credentials(&mut self, _: usize, _: bool) -> Result<(), PlatformError> {
-            unreachable!("no fault expected")
-        }
-    }
 
     #[tokio::test]
     async fn where_the_compactor_cannot_run_once_it_skips_before_writing() {
-        // Port 9 (discard): any S3 call would fail the scenario, not skip it.
-        let s3 = S3Target {
-            endpoint: "127.0.0.1:9".into(),
-            bucket: "b".into(),
-            region: "us-east-1".into(),
-            insecure: true,
-            credentials: S3Credentials::generate(),
-        };
-        let endpoints = Endpoints {
-            query: "http://127.0.0.1:9".into(),
-            prometheus: Vec::new(),
-            sidecars: Vec::new(),
-            store: None,
-            s3,
-        };
-        let shape = StackShape {
-            scrape_interval: Duration::from_secs(1),
-            block_duration: Duration::from_secs(30),
-            replica_label: "replica".into(),
-            cluster: "c".into(),
-            replicas: 2,
-        };
-        let mut p = NoCompactor(endpoints, shape);
+        let mut p = crate::scenario::bare::Bare::new();
         for r in [run(&mut p).await, twin_without_compactor(&mut p).await] {
             assert_eq!(r.checks.len(), 1, "{r:#?}");
             match &r.checks[0].outcome {
                 crate::scenario::Outcome::Skipped(why) => {
                     assert!(
-                        why.contains("the kind platform cannot run the Thanos compactor once"),
+                        why.contains("the bare platform provides no CompactOnce"),
                         "{why}"
                     );
                     assert!(

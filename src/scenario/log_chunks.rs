@@ -11,13 +11,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
+use super::logs::loki_unavailable;
 use super::logs::{read_streams, same_lines, version_text};
 use crate::check::logseq::{account, group_by_key};
-use crate::client::objstore::{Objstore, S3Target};
+use crate::client::objstore::Objstore;
 use crate::client::prom::sum_metric;
 use crate::data::loggen::{GenLine, LogGen, new_run_id};
 use crate::eventually::{Eventually, Probe};
-use crate::platform::loki::{LocalLoki, LokiOptions, MISSING_REASON};
+use crate::platform::{LokiService, Platform};
 
 /// The scenario id.
 pub const ID: &str = "log_chunks_in_bucket";
@@ -81,55 +82,46 @@ pub fn parse_index_key(key: &str) -> Option<u64> {
     day.parse().ok()
 }
 
-/// Starts a Loki on `s3` (skipped when no binary is found), runs the
-/// scenario.
-pub async fn run_on(s3: &S3Target) -> ScenarioReport {
-    match LocalLoki::start(s3).await {
-        Ok(mut loki) => run(&mut loki).await,
-        Err(e) if e.is_missing() => ScenarioReport::skipped(ID, MISSING_REASON),
-        Err(e) => {
-            let mut r = ScenarioReport::new(ID);
-            r.check(
-                "Loki starts and is ready",
-                Instant::now(),
-                Err(e.to_string()),
-            );
-            r
-        }
+/// The scenario on the platform's Loki.
+pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
+    match p.loki().await {
+        Ok(loki) => run_on(loki).await,
+        Err(e) => loki_unavailable(ID, e),
     }
 }
 
 /// The scenario on a running Loki: push, flush, stop gracefully, wipe the
 /// local data, restart, read everything back. Loki runs again afterwards.
-pub async fn run(loki: &mut LocalLoki) -> ScenarioReport {
+pub async fn run_on(loki: &mut dyn LokiService) -> ScenarioReport {
     run_as(loki, ID).await
 }
 
-/// Negative twin: Loki with a wrong secret key cannot flush; the report
-/// must say so, with Loki's own error line.
-pub async fn twin_wrong_credentials(s3: &S3Target) -> ScenarioReport {
+/// Negative twin: Loki restarted with a wrong secret key cannot flush; the
+/// report must say so, with Loki's own error line. Loki gets its right key
+/// back afterwards.
+pub async fn twin_wrong_credentials(loki: &mut dyn LokiService) -> ScenarioReport {
     let id = "log_chunks_in_bucket/twin: wrong credentials";
-    let opts = LokiOptions {
-        bucket: Some(format!("{}-loki-twin", s3.bucket)),
-        wrong_credentials: true,
-        ..LokiOptions::default()
-    };
-    match LocalLoki::start_with(s3, opts).await {
-        Ok(mut loki) => run_as(&mut loki, id).await,
-        Err(e) if e.is_missing() => ScenarioReport::skipped(id, MISSING_REASON),
-        Err(e) => {
-            let mut r = ScenarioReport::new(id);
-            r.check(
-                "Loki starts and is ready",
-                Instant::now(),
-                Err(e.to_string()),
-            );
-            r
-        }
+    if let Err(e) = loki.set_wrong_credentials(true).await {
+        let mut r = ScenarioReport::new(id);
+        r.check(
+            "Loki restarts with a wrong secret key",
+            Instant::now(),
+            Err(e.to_string()),
+        );
+        return r;
     }
+    let mut report = run_as(loki, id).await;
+    if let Err(e) = loki.set_wrong_credentials(false).await {
+        report.check(
+            "Loki restarts with its right key",
+            Instant::now(),
+            Err(e.to_string()),
+        );
+    }
+    report
 }
 
-async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
+async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let client = loki.client();
     if let Ok(v) = client.version().await {
@@ -230,19 +222,23 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
             let loki_ref = &*loki;
             let said = Eventually::new("Loki to log its flush error", Duration::from_secs(15))
                 .max_delay(Duration::from_millis(200))
-                .until(|| {
-                    let line = loki_ref.log_lines_matching(&["failed to flush"], 1).pop();
-                    async move {
-                        match line {
-                            Some(l) => Probe::Ready(l),
-                            None => Probe::NotYet(
-                                "no \"failed to flush\" line in Loki's log yet".into(),
-                            ),
+                .until(|| async move {
+                    match loki_ref
+                        .log_lines_matching(&["failed to flush"], 1)
+                        .await
+                        .pop()
+                    {
+                        Some(l) => Probe::Ready(l),
+                        None => {
+                            Probe::NotYet("no \"failed to flush\" line in Loki's log yet".into())
                         }
                     }
                 })
-                .await
-                .unwrap_or_else(|e| format!("{e}; its last lines: {}", loki_ref.log_tail(3)));
+                .await;
+            let said = match said {
+                Ok(line) => line,
+                Err(e) => format!("{e}; its last lines: {}", loki_ref.log_tail(3).await),
+            };
             report.check(
                 checks::CHUNKS,
                 t,
@@ -254,7 +250,7 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
             return report;
         }
         Err(e) => {
-            let said = loki.log_lines_matching(&["level=error"], 1);
+            let said = loki.log_lines_matching(&["level=error"], 1).await;
             let hint = said
                 .first()
                 .map(|l| format!("; Loki's last error: {l}"))
@@ -313,7 +309,7 @@ async fn run_as(loki: &mut LocalLoki, id: &str) -> ScenarioReport {
             "no new tsdb index file for day(s) {:?} under index/ after the graceful stop (new: {:?}); Loki's last lines: {}",
             days.difference(&covered).collect::<Vec<_>>(),
             index.iter().map(|(_, k)| k).collect::<Vec<_>>(),
-            loki.log_tail(3)
+            loki.log_tail(3).await
         ))
     };
     report.check(checks::INDEX, t, outcome);

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use super::ScenarioReport;
 use crate::check::logseq::{account, group_by_key};
 use crate::client::loki::{Labels, LokiClient, QueryData, RangeOptions, Stream};
-use crate::client::objstore::S3Target;
 use crate::client::prom::sum_metric;
 use crate::data::loggen::{GenLine, LogGen, in_window, new_run_id};
 use crate::eventually::{Eventually, Probe};
-use crate::platform::loki::{LocalLoki, MISSING_REASON};
+use crate::platform::loki::MISSING_REASON;
+use crate::platform::{LokiService, Platform, PlatformError};
 
 /// The scenario id.
 pub const ID: &str = "logs";
@@ -56,14 +56,29 @@ impl Default for Params {
     }
 }
 
-/// Starts a Loki on `s3` (skipped when no binary is found), runs the
-/// scenario, stops Loki.
-pub async fn run_on(s3: &S3Target) -> ScenarioReport {
-    match LocalLoki::start(s3).await {
-        Ok(mut loki) => run(&mut loki, &Params::default()).await,
-        Err(e) if e.is_missing() => ScenarioReport::skipped(ID, MISSING_REASON),
-        Err(e) => {
-            let mut r = ScenarioReport::new(ID);
+/// The scenario on the platform's Loki, with a fresh run id.
+pub async fn run(p: &mut dyn Platform, params: &Params) -> ScenarioReport {
+    match p.loki().await {
+        Ok(loki) => run_on(loki, params).await,
+        Err(e) => loki_unavailable(ID, e),
+    }
+}
+
+/// The scenario on a running Loki, with a fresh run id.
+pub async fn run_on(loki: &mut dyn LokiService, p: &Params) -> ScenarioReport {
+    let g = LogGen::recent(new_run_id(), p.lines_per_stream, p.interval);
+    run_with(loki, ID, &g).await
+}
+
+/// A report saying the platform's Loki could not be had: a failed check
+/// where it should have run (it failed to start), skipped where the
+/// platform provides none.
+pub fn loki_unavailable(id: &str, e: PlatformError) -> ScenarioReport {
+    match e {
+        PlatformError::NoLoki(why) => ScenarioReport::skipped(id, &why),
+        PlatformError::Loki(e) if e.is_missing() => ScenarioReport::skipped(id, MISSING_REASON),
+        e => {
+            let mut r = ScenarioReport::new(id);
             r.check(
                 "Loki starts and is ready",
                 Instant::now(),
@@ -74,15 +89,9 @@ pub async fn run_on(s3: &S3Target) -> ScenarioReport {
     }
 }
 
-/// The scenario on a running Loki, with a fresh run id.
-pub async fn run(loki: &mut LocalLoki, p: &Params) -> ScenarioReport {
-    let g = LogGen::recent(new_run_id(), p.lines_per_stream, p.interval);
-    run_with(loki, ID, &g).await
-}
-
 /// Negative twin: the generator skips `app=api level=info` seq 40–49; the
 /// sequence check must name that range.
-pub async fn twin_skipped_seq(loki: &mut LocalLoki) -> ScenarioReport {
+pub async fn twin_skipped_seq(loki: &mut dyn LokiService) -> ScenarioReport {
     let g =
         LogGen::recent(new_run_id(), 60, Duration::from_secs(1)).skip("app=api level=info", 40, 49);
     run_with(loki, "logs/twin: skipped sequence numbers", &g).await
@@ -90,14 +99,14 @@ pub async fn twin_skipped_seq(loki: &mut LocalLoki) -> ScenarioReport {
 
 /// Negative twin: the generator pushes `app=billing level=warn` seq 17
 /// twice; the sequence check must name it.
-pub async fn twin_duplicated(loki: &mut LocalLoki) -> ScenarioReport {
+pub async fn twin_duplicated(loki: &mut dyn LokiService) -> ScenarioReport {
     let g = LogGen::recent(new_run_id(), 60, Duration::from_secs(1))
         .duplicate("app=billing level=warn", 17);
     run_with(loki, "logs/twin: duplicated lines", &g).await
 }
 
 /// Pushes `g`'s lines and runs every check against them.
-pub async fn run_with(loki: &mut LocalLoki, id: &str, g: &LogGen) -> ScenarioReport {
+pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let client = loki.client();
     report.fact("run id", g.run.clone());

@@ -1,5 +1,7 @@
 //! Scenarios by stable id, and what they report.
 
+#[cfg(test)]
+pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
 pub mod ha_dedup;
@@ -7,10 +9,11 @@ pub mod history_from_bucket;
 pub mod log_chunks;
 pub mod logs;
 pub mod object_storage_outage;
+pub mod timing;
 
 use std::time::{Duration, Instant};
 
-use crate::platform::Platform;
+use crate::platform::{Need, Platform};
 
 /// How one check ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,29 +128,64 @@ pub const IDS: &[&str] = &[
 /// Ids from the design that later work will add; asking for one says so.
 pub const PLANNED: &[&str] = &["alerting", "upgrade", "heap_profile"];
 
-/// How long a scenario waits for blocks in the bucket: a 30 s block is cut
-/// once the head spans 45 s (checked every minute) and shipped within 30 s.
-pub const BLOCK_WAIT: Duration = Duration::from_secs(180);
+/// What scenario `id` needs beyond the stack every platform runs.
+pub fn needs(id: &str) -> &'static [Need] {
+    match id {
+        compactor::ID => &[Need::CompactOnce],
+        object_storage_outage::ID => &[Need::ObjectStorageOutage],
+        logs::ID | log_chunks::ID => &[Need::Loki],
+        _ => &[],
+    }
+}
 
-/// How long `object_storage_outage` keeps the object store down: longer
-/// than two block cuts (30 s blocks, cut when the head spans 45 s).
-pub const OUTAGE: Duration = Duration::from_secs(70);
+/// Why `platform` cannot run scenario `id`, if it cannot: the first need it
+/// does not provide, in its own words.
+pub fn unavailable(id: &str, platform: &dyn Platform) -> Option<String> {
+    needs(id).iter().find_map(|n| platform.provides(*n).err())
+}
 
 /// Runs scenario `id` on `platform`.
 pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
     let started = Instant::now();
+    // Skipped before anything is written or broken.
+    if let Some(why) = unavailable(id, platform) {
+        return ScenarioReport::skipped(id, &why);
+    }
+    let shape = platform.shape().clone();
+    let (wait, outage) = (timing::block_wait(&shape), timing::outage(&shape));
     let mut report = match id {
         ha_dedup::ID => ha_dedup::run(platform, &ha_dedup::Params::default()).await,
-        blocks_in_bucket::ID => blocks_in_bucket::run(platform, BLOCK_WAIT).await,
-        history_from_bucket::ID => history_from_bucket::run(platform, BLOCK_WAIT).await,
+        blocks_in_bucket::ID => blocks_in_bucket::run(platform, wait).await,
+        history_from_bucket::ID => history_from_bucket::run(platform, wait).await,
         compactor::ID => compactor::run(platform).await,
-        object_storage_outage::ID => object_storage_outage::run(platform, OUTAGE, BLOCK_WAIT).await,
-        logs::ID => logs::run_on(&platform.endpoints().s3).await,
-        log_chunks::ID => log_chunks::run_on(&platform.endpoints().s3).await,
+        object_storage_outage::ID => object_storage_outage::run(platform, outage, wait).await,
+        logs::ID => logs::run(platform, &logs::Params::default()).await,
+        log_chunks::ID => log_chunks::run(platform).await,
         other => {
             ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet"))
         }
     };
     report.duration = started.elapsed();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_scenario_the_platform_cannot_provide_is_skipped_before_it_starts() {
+        let mut p = bare::Bare::new();
+        for id in IDS.iter().filter(|id| !needs(id).is_empty()) {
+            // Bare panics on any fault: reaching one fails this test.
+            let r = run(id, &mut p).await;
+            assert_eq!(r.checks.len(), 1, "{r:#?}");
+            match &r.checks[0].outcome {
+                Outcome::Skipped(why) => {
+                    assert!(why.starts_with("the bare platform provides no"), "{why}")
+                }
+                other => panic!("{id}: expected a skip, got {other:?}"),
+            }
+        }
+    }
 }

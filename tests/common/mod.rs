@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod logs;
+
 use std::time::Duration;
 
 use stackproof::platform::Platform;

@@ -14,6 +14,7 @@ use kube::{Api, Client};
 use super::error::KubeError;
 use super::guard::Teardown;
 use super::helm::{self, HelmTarget, ValuesParams};
+use super::loki::{KubeLoki, LOKI_SECRET};
 use super::manifests::{self, Applier, FIELD_MANAGER, fixtures};
 use super::names::*;
 use super::pins;
@@ -128,6 +129,14 @@ impl KubePlatform {
             )
             .await
             .map_err(KubeError::api(format!("apply secret {ns}/{S3_SECRET}")))?;
+        secrets
+            .patch(
+                LOKI_SECRET,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(loki_secret(&ns, &in_cluster.credentials)),
+            )
+            .await
+            .map_err(KubeError::api(format!("apply secret {ns}/{LOKI_SECRET}")))?;
 
         let mut stack = KubePlatform {
             client: client.clone(),
@@ -145,7 +154,7 @@ impl KubePlatform {
             killed: BTreeSet::new(),
             extras: 0,
             compactions: 0,
-            loki_url: None,
+            loki: None,
             alertmanager_url: None,
             ready_after: Duration::ZERO,
             teardown: Teardown::new(),
@@ -312,7 +321,16 @@ impl KubePlatform {
                     },
                 )
                 .await?;
-            stack.loki_url = Some(loki_url);
+            stack.loki = Some(KubeLoki {
+                client: stack.client.clone(),
+                ns: ns.clone(),
+                name: loki.to_owned(),
+                url: loki_url,
+                bucket: stack.endpoints.s3.clone(),
+                in_cluster: in_cluster.clone(),
+                timeout: stack.opts.timeout,
+                wrong_key: None,
+            });
         }
         let am = names.alertmanager_pod();
         let am_url = stack

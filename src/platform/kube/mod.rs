@@ -16,6 +16,7 @@ pub mod error;
 pub mod faults;
 mod guard;
 pub mod helm;
+pub mod loki;
 pub mod manifests;
 pub mod names;
 pub mod pins;
@@ -31,6 +32,7 @@ mod tests;
 
 pub use error::KubeError;
 pub use guard::{NamespaceGuard, Teardown};
+pub use loki::KubeLoki;
 pub use names::{KubeStackOptions, Names, ObjectStore};
 pub use platform::KubePlatform;
 pub use s3_server::S3Server;

@@ -13,7 +13,7 @@ use super::error::KubeError;
 use super::manifests::{self, fixtures};
 use super::pins;
 use super::s3_server::S3Server;
-use crate::client::objstore::S3Target;
+use crate::client::objstore::{S3Credentials, S3Target};
 use crate::platform::{StackShape, Stores};
 
 /// Label on everything stackproof creates, with the run id as value.
@@ -147,6 +147,29 @@ pub fn s3_secret(ns: &str, run_id: &str, in_cluster: &S3Target) -> Secret {
             name: Some(S3_SECRET.into()),
             namespace: Some(ns.into()),
             labels: Some(run_labels(run_id)),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(data),
+        ..Secret::default()
+    }
+}
+
+/// The Secret with Loki's own S3 keys (see [`super::loki`]).
+pub fn loki_secret(ns: &str, creds: &S3Credentials) -> Secret {
+    let mut data = std::collections::BTreeMap::new();
+    data.insert(
+        "AWS_ACCESS_KEY_ID".to_owned(),
+        ByteString(creds.access_key.clone().into_bytes()),
+    );
+    data.insert(
+        "AWS_SECRET_ACCESS_KEY".to_owned(),
+        ByteString(creds.secret_key.clone().into_bytes()),
+    );
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(super::loki::LOKI_SECRET.into()),
+            namespace: Some(ns.into()),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".into()),

@@ -14,6 +14,7 @@ use kube::{Api, Client};
 use super::error::KubeError;
 use super::faults;
 use super::guard::Teardown;
+use super::loki::KubeLoki;
 use super::manifests::{self, Applier};
 use super::names::*;
 use super::portforward::{PortForward, Target};
@@ -22,8 +23,8 @@ use super::wait;
 use crate::client::objstore::Objstore;
 use crate::eventually::{Eventually, Probe};
 use crate::platform::{
-    CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, Platform, PlatformError,
-    StackShape,
+    CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, LokiService, Need, Platform,
+    PlatformError, StackShape,
 };
 
 /// The pinned Thanos binary on this machine (`scripts/install thanos`).
@@ -54,7 +55,7 @@ pub struct KubePlatform {
     pub(super) killed: BTreeSet<usize>,
     pub(super) extras: usize,
     pub(super) compactions: usize,
-    pub(super) loki_url: Option<String>,
+    pub(super) loki: Option<KubeLoki>,
     pub(super) alertmanager_url: Option<String>,
     pub(super) ready_after: Duration,
     // Last: dropped after the port-forwards that reach into it.
@@ -69,6 +70,15 @@ impl std::fmt::Debug for KubePlatform {
             .field("endpoints", &self.endpoints)
             .finish_non_exhaustive()
     }
+}
+
+/// Why a Kubernetes run has no Loki, and how to get one.
+fn no_loki_reason() -> String {
+    format!(
+        "Loki is not deployed: its image {} is not in the local Docker and cannot be pulled here; \
+         set STACKPROOF_LOKI_BIN to a Loki 3 binary and run scripts/kind-offline to wrap it",
+        super::pins::LOKI_IMAGE
+    )
 }
 
 impl KubePlatform {
@@ -184,9 +194,9 @@ impl KubePlatform {
         &self.ns
     }
 
-    /// Loki's URL (through a port-forward).
+    /// Loki's URL (through a port-forward), where the chart's Loki runs.
     pub fn loki_url(&self) -> Option<&str> {
-        self.loki_url.as_deref()
+        self.loki.as_ref().map(|l| l.url.as_str())
     }
 
     /// Alertmanager's URL (through a port-forward).
@@ -234,10 +244,34 @@ impl Platform for KubePlatform {
         self.opts.platform
     }
 
-    fn compactor_once(&self) -> Result<(), String> {
-        local_thanos().map(|_| ()).map_err(|e| {
-            format!("runs `thanos compact` on this machine against the run's bucket: {e}")
-        })
+    fn provides(&self, need: Need) -> Result<(), String> {
+        match need {
+            Need::Loki if self.loki.is_none() => Err(no_loki_reason()),
+            Need::Loki => Ok(()),
+            Need::ObjectStorageOutage if !self.s3_in_cluster() => Err(format!(
+                "the {} platform cannot stop the user's S3 bucket: run it on kind or local",
+                self.opts.platform
+            )),
+            Need::ObjectStorageOutage => Ok(()),
+            // The operator renders one objstore Secret for every replica's
+            // sidecar: breaking one replica alone needs a second Prometheus
+            // resource, which this platform does not build.
+            Need::SidecarCredentials => Err(
+                "one sidecar with wrong credentials needs a second Prometheus resource; \
+                 the local platform runs this twin"
+                    .into(),
+            ),
+            Need::CompactOnce => local_thanos().map(|_| ()).map_err(|e| {
+                format!("runs `thanos compact` on this machine against the run's bucket: {e}")
+            }),
+        }
+    }
+
+    async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError> {
+        match self.loki.as_mut() {
+            Some(l) => Ok(l),
+            None => Err(PlatformError::NoLoki(no_loki_reason())),
+        }
     }
 
     /// On this machine, against the bucket as the harness reaches it (the

@@ -212,7 +212,7 @@ fn stack_on(client: Client) -> KubePlatform {
         killed: BTreeSet::new(),
         extras: 0,
         compactions: 0,
-        loki_url: None,
+        loki: None,
         alertmanager_url: None,
         ready_after: Duration::ZERO,
         teardown: Teardown::new(),

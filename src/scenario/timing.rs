@@ -1,0 +1,59 @@
+//! How long scenarios wait, computed from the stack's shape so that the
+//! same scenario is right on the local stack's 30 s blocks and on
+//! Kubernetes' 2-minute ones. Each bound is the stack's own latency plus a
+//! margin for a slow machine; a poll returns as soon as its condition holds,
+//! so a bound only costs time when something is wrong.
+
+use std::time::Duration;
+
+use crate::platform::StackShape;
+
+/// The Thanos sidecar's shipper looks for new blocks every 30 s (fixed in
+/// Thanos, not a flag).
+pub const SIDECAR_SYNC: Duration = Duration::from_secs(30);
+
+/// Room for a loaded 2-core machine (listing, scheduling, a slow scrape).
+const MARGIN: Duration = Duration::from_secs(60);
+
+/// How long until data written now is in a block in the bucket: Prometheus
+/// cuts the head into a block once it spans 1.5 × the block duration (on
+/// the first append after that), the sidecar ships it within its sync
+/// period. Local (30 s blocks): 135 s; Kubernetes (2 min): 270 s.
+pub fn block_wait(shape: &StackShape) -> Duration {
+    shape.block_duration * 3 / 2 + SIDECAR_SYNC + MARGIN
+}
+
+/// How long `object_storage_outage` keeps the object store down: once
+/// running, the head is cut every block duration, so an outage of 1.5 ×
+/// the block duration plus a few scrapes holds at least one cut per
+/// replica whatever its phase. Local: 55 s; Kubernetes: 190 s.
+pub fn outage(shape: &StackShape) -> Duration {
+    shape.block_duration * 3 / 2 + shape.scrape_interval * 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(block: u64) -> StackShape {
+        StackShape {
+            scrape_interval: Duration::from_secs(1),
+            block_duration: Duration::from_secs(block),
+            replica_label: "replica".into(),
+            cluster: "c".into(),
+            replicas: 2,
+        }
+    }
+
+    #[test]
+    fn waits_follow_the_block_duration() {
+        assert_eq!(block_wait(&shape(30)), Duration::from_secs(135));
+        assert_eq!(block_wait(&shape(120)), Duration::from_secs(270));
+        assert_eq!(outage(&shape(30)), Duration::from_secs(55));
+        assert_eq!(outage(&shape(120)), Duration::from_secs(190));
+        // The outage always spans a whole block duration: one cut at least.
+        for b in [30, 60, 120, 7200] {
+            assert!(outage(&shape(b)) > Duration::from_secs(b));
+        }
+    }
+}

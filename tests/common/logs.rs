@@ -1,0 +1,93 @@
+//! What every platform's log test asserts, in one place: `logs` and
+//! `log_chunks_in_bucket` pass on the platform's own Loki, and their twins
+//! fail with the words a person acts on. `tests/logs.rs` runs it on the
+//! local platform, `tests/kind_suite.rs` on the chart's Loki in kind.
+
+use stackproof::platform::Platform;
+use stackproof::scenario::{self, ScenarioReport, log_chunks, logs};
+
+/// A fact of `r`, which must be there.
+pub fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
+    r.facts
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("fact {key:?} missing from {:?}", r.facts))
+}
+
+/// Prints `r`'s facts and checks to stderr.
+pub fn show(r: &ScenarioReport) {
+    eprintln!("== {}", r.id);
+    for (k, v) in &r.facts {
+        eprintln!("   {k}: {v}");
+    }
+    for c in &r.checks {
+        eprintln!(
+            "   [{:?}] {} ({:.1}s)",
+            c.outcome,
+            c.name,
+            c.duration.as_secs_f64()
+        );
+    }
+}
+
+/// Runs both log scenarios (through the runner, as `stackproof run` does)
+/// and their three twins on `p`'s Loki; panics on any deviation.
+pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
+    // logs: every LogQL answer exact.
+    let r = scenario::run(logs::ID, p).await;
+    show(&r);
+    r.assert_passed();
+    assert_eq!(r.checks.len(), 12, "{:#?}", r.checks);
+    assert_eq!(fact(&r, "lines pushed"), "540");
+    assert_eq!(fact(&r, "lines read back"), "540");
+
+    let loki = p.loki().await.expect("the platform's Loki");
+    // Twin: skipped sequence numbers are named per stream, as a range.
+    let t = logs::twin_skipped_seq(loki).await;
+    show(&t);
+    let msg = t.expect_failed(logs::checks::SEQUENCES);
+    assert_eq!(
+        msg,
+        "app=api level=info: missing seq 40–49 (10 of 60 lines)"
+    );
+    // LogQL itself answered exactly what was pushed: only the accounting
+    // against the complete run sees the loss.
+    assert!(t.failure_of(logs::checks::SELECTOR).is_none(), "{t:#?}");
+
+    // Twin: a duplicated line is named.
+    let t = logs::twin_duplicated(loki).await;
+    show(&t);
+    let msg = t.expect_failed(logs::checks::SEQUENCES);
+    assert_eq!(msg, "app=billing level=warn: duplicate seq 17 (seen 2×)");
+
+    // log_chunks_in_bucket: chunks, index, and every line from the bucket.
+    let r = scenario::run(log_chunks::ID, p).await;
+    show(&r);
+    r.assert_passed();
+    assert_eq!(r.checks.len(), 4, "{:#?}", r.checks);
+    assert_eq!(
+        fact(&r, "lines pushed"),
+        fact(&r, "lines read back from the bucket")
+    );
+    assert!(fact(&r, "new tsdb index files").parse::<u32>().unwrap() >= 1);
+
+    // Twin: Loki restarted with a wrong key → the flush errors are
+    // reported, with Loki's own error line, and no secret.
+    let secret = p.endpoints().s3.credentials.secret_key.clone();
+    let loki = p.loki().await.expect("the platform's Loki");
+    let t = log_chunks::twin_wrong_credentials(loki).await;
+    show(&t);
+    let msg = t.expect_failed(log_chunks::checks::CHUNKS);
+    assert!(msg.contains("Loki's flush failed"), "{msg}");
+    assert!(
+        msg.contains("Loki said: ") && msg.contains("failed to flush"),
+        "{msg}"
+    );
+    assert!(!msg.contains(&secret), "secret leaked: {msg}");
+    // Its right key is back: the twin's own restore check passed.
+    assert!(
+        t.failure_of("Loki restarts with its right key").is_none(),
+        "{t:#?}"
+    );
+}
