@@ -708,6 +708,11 @@ impl Platform for LocalStack {
         }
     }
 
+    /// Every component's log is already a file of the run directory.
+    async fn collect_diagnostics(&self, _out: &Path) -> Vec<String> {
+        Vec::new()
+    }
+
     async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError> {
         if self.loki.is_none() {
             self.loki = Some(LocalLoki::start(&self.endpoints.s3).await?);

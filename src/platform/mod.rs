@@ -10,7 +10,7 @@ pub mod local;
 pub mod loki;
 pub mod loki_service;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -199,6 +199,12 @@ pub trait Platform: Send {
     /// compacts, deduplicates and downsamples what `run` selects, deletes
     /// what it replaced, and exits.
     async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError>;
+    /// Writes what a failure bundle needs beyond each component's log into
+    /// `out` (on Kubernetes: every pod's log, the previous container's too,
+    /// the namespace's events, the rendered chart values) and brings the
+    /// logs [`Platform::components`] names up to date. Best effort: returns
+    /// one line for each thing that could not be had.
+    async fn collect_diagnostics(&self, out: &Path) -> Vec<String>;
     /// The run's Loki (started on first use where the platform runs it as a
     /// process). Errors where [`Need::Loki`] is not provided.
     async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError>;

@@ -42,6 +42,13 @@ pub async fn write_bundle(
     for (k, v) in &report.facts {
         text.push_str(&format!("- {k}: {v}\n"));
     }
+    let missing = platform.collect_diagnostics(&out).await;
+    if !missing.is_empty() {
+        text.push_str("\n## Not collected\n\n");
+        for m in &missing {
+            text.push_str(&format!("- {m}\n"));
+        }
+    }
     text.push_str("\n## Components\n\n");
     for c in platform.components() {
         text.push_str(&format!(

@@ -83,6 +83,9 @@ impl Platform for Bare {
     async fn compact_once(&mut self, _: &CompactRun) -> Result<CompactPass, PlatformError> {
         unreachable!("no compactor expected")
     }
+    async fn collect_diagnostics(&self, _: &std::path::Path) -> Vec<String> {
+        Vec::new()
+    }
     async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError> {
         unreachable!("no Loki expected")
     }

@@ -117,11 +117,7 @@ impl KubePlatform {
         let s3 = opts.s3.unwrap_or_else(|| default_s3(&images));
         let loki = !images.offline() || images.has(pins::LOKI_IMAGE);
         if !loki {
-            eprintln!(
-                "stackproof: Loki is not deployed: its image {} is not in the local Docker and cannot be pulled here; \
-                 set STACKPROOF_LOKI_BIN to a Loki 3 binary and run scripts/kind-offline to wrap it",
-                pins::LOKI_IMAGE
-            );
+            eprintln!("stackproof: {}", crate::platform::kube::no_loki_reason());
         }
         let client = cluster.client().await?;
         let fullname = if cluster.owned() {

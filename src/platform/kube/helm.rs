@@ -90,7 +90,7 @@ pub fn loki_values(p: &ValuesParams) -> Result<String, KubeError> {
             ("S3_ENDPOINT", p.s3_endpoint.clone()),
             ("S3_REGION", p.s3_region.clone()),
             ("S3_INSECURE", p.s3_insecure.to_string()),
-            ("S3_SECRET", p.s3_secret.clone()),
+            ("LOKI_SECRET", super::loki::LOKI_SECRET.into()),
         ],
     )
 }
@@ -391,7 +391,7 @@ mod tests {
         assert_eq!(v["singleBinary"]["extraArgs"][0], "-config.expand-env=true");
         assert_eq!(
             v["singleBinary"]["extraEnvFrom"][0]["secretRef"]["name"],
-            "stackproof-s3"
+            "stackproof-s3-loki"
         );
         assert_eq!(v["minio"]["enabled"], false);
         assert_eq!(v["chunksCache"]["enabled"], false);

@@ -34,5 +34,5 @@ pub use error::KubeError;
 pub use guard::{NamespaceGuard, Teardown};
 pub use loki::KubeLoki;
 pub use names::{KubeStackOptions, Names, ObjectStore};
-pub use platform::KubePlatform;
+pub use platform::{KubePlatform, no_loki_reason};
 pub use s3_server::S3Server;

@@ -73,7 +73,7 @@ impl std::fmt::Debug for KubePlatform {
 }
 
 /// Why a Kubernetes run has no Loki, and how to get one.
-fn no_loki_reason() -> String {
+pub fn no_loki_reason() -> String {
     format!(
         "Loki is not deployed: its image {} is not in the local Docker and cannot be pulled here; \
          set STACKPROOF_LOKI_BIN to a Loki 3 binary and run scripts/kind-offline to wrap it",
@@ -265,6 +265,10 @@ impl Platform for KubePlatform {
                 format!("runs `thanos compact` on this machine against the run's bucket: {e}")
             }),
         }
+    }
+
+    async fn collect_diagnostics(&self, out: &std::path::Path) -> Vec<String> {
+        KubePlatform::collect_diagnostics(self, out).await
     }
 
     async fn loki(&mut self) -> Result<&mut dyn LokiService, PlatformError> {
