@@ -113,72 +113,34 @@ fn ctrl_c_in_the_middle_of_a_kind_run_deletes_the_cluster() {
         );
         return;
     }
-    use std::io::{BufRead, BufReader};
-    use std::sync::{Arc, Mutex};
     let report = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stackproof"))
-        .args([
+    let dir = report.path().display().to_string();
+    let mut run = common::child::Harness::spawn(
+        &[
             "run",
             "--platform",
             "kind",
             "--scenario",
             "ha_dedup",
             "--report-dir",
-        ])
-        .arg(report.path())
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    for stream in [
-        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stdout.take().unwrap()),
-    ] {
-        let lines = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for l in BufReader::new(stream).lines().map_while(Result::ok) {
-                eprintln!("  | {l}");
-                lines.lock().unwrap().push(l);
-            }
-        });
-    }
-    let seen = |text: &str| {
-        lines
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains(text))
-            .cloned()
-    };
+            &dir,
+        ],
+        &[],
+    );
     // Mid-scenario: replica 0 has just been killed.
     let limit = Duration::from_secs(900);
-    let cluster = stackproof::eventually::poll_for(limit, || seen("creating kind cluster "))
-        .expect("the run names the cluster it creates")
+    let cluster = run
+        .wait_line("creating kind cluster ", limit)
         .split("creating kind cluster ")
         .nth(1)
         .unwrap()
         .trim_end_matches('…')
         .to_owned();
-    stackproof::eventually::poll_for(limit, || seen("ha_dedup: SIGKILL replica 0")).unwrap_or_else(
-        || {
-            panic!(
-                "the scenario never reached its fault: {:?}",
-                lines.lock().unwrap()
-            )
-        },
-    );
+    run.wait_line("ha_dedup: SIGKILL replica 0", limit);
     let signalled = std::time::Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let status =
-        stackproof::eventually::poll_for(Duration::from_secs(300), || child.try_wait().unwrap())
-            .expect("the harness exits after Ctrl-C");
+    run.interrupt();
+    let status = run.wait_exit(Duration::from_secs(300));
     eprintln!("Ctrl-C → exit in {:.1}s", signalled.elapsed().as_secs_f64());
-    assert_eq!(status.code(), Some(130), "{:?}", lines.lock().unwrap());
+    assert_eq!(status.code(), Some(130), "{:?}", run.lines());
     assert_cluster_gone(&cluster);
 }

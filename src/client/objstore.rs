@@ -215,6 +215,44 @@ impl Objstore {
             .map_err(|e| self.err("PutObject", e))
     }
 
+    /// Every bucket the credentials can see, by name.
+    pub async fn list_buckets(&self) -> Result<Vec<String>, ObjstoreError> {
+        let resp = self
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| self.err("ListBuckets", e))?;
+        let mut names: Vec<String> = resp
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes one object (a missing one is fine: S3 says so too).
+    pub async fn delete(&self, key: &str) -> Result<(), ObjstoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.target.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err("DeleteObject", e))
+    }
+
+    /// Deletes every object of the bucket; returns how many.
+    pub async fn empty(&self) -> Result<usize, ObjstoreError> {
+        let objects = self.list("").await?;
+        for o in &objects {
+            self.delete(&o.key).await?;
+        }
+        Ok(objects.len())
+    }
+
     /// The bytes of one object.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, ObjstoreError> {
         let resp = self

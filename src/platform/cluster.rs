@@ -120,8 +120,11 @@ pub fn availability(kubeconfig: Option<&std::path::Path>) -> Result<(), String> 
         }
         None => return Err("no kubeconfig (KUBECONFIG unset, no HOME)".into()),
     }
-    if !cmd::on_path("helm") || !cmd::on_path("kubectl") {
-        return Err("helm or kubectl not found on PATH: run scripts/install-kind-tools".into());
+    if !cmd::available("helm") || !cmd::available("kubectl") {
+        return Err(
+            "helm or kubectl not found on PATH nor in the build cache: run scripts/install-kind-tools"
+                .into(),
+        );
     }
     s3_from_env(|k| std::env::var(k).ok()).map(|_| ())
 }

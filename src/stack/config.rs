@@ -194,11 +194,17 @@ pub fn query_args(
 /// `weed mini`: master, volume, filer and S3 in one process, every port
 /// explicit (a busy default port would be moved silently).
 pub fn seaweedfs_args(dir: &Path, p: &SeaweedPorts) -> Vec<String> {
+    seaweedfs_args_on(dir, p, "127.0.0.1")
+}
+
+/// [`seaweedfs_args`] listening on `ip` only (tests stand it in for a
+/// user's S3 on a private network a cluster's pods reach).
+pub fn seaweedfs_args_on(dir: &Path, p: &SeaweedPorts, ip: &str) -> Vec<String> {
     vec![
         "mini".into(),
         format!("-dir={}", dir.display()),
-        "-ip=127.0.0.1".into(),
-        "-ip.bind=127.0.0.1".into(),
+        format!("-ip={ip}"),
+        format!("-ip.bind={ip}"),
         format!("-master.port={}", p.master),
         format!("-master.port.grpc={}", p.master_grpc),
         format!("-volume.port={}", p.volume),

@@ -114,6 +114,13 @@ pub fn on_path(program: &str) -> bool {
     find_in(program, &std::env::var_os("PATH").unwrap_or_default()).is_some()
 }
 
+/// Whether `program` can be run: on PATH, or the pinned build in the cache
+/// that [`resolve`] falls back to.
+pub fn available(program: &str) -> bool {
+    let p = resolve(program);
+    p.contains('/') || on_path(&p)
+}
+
 /// The executable `program` in the directories of `path_var` (a PATH value).
 pub fn find_in(program: &str, path_var: &std::ffi::OsStr) -> Option<std::path::PathBuf> {
     std::env::split_paths(path_var)
