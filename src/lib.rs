@@ -6,6 +6,7 @@
 //! [`scenario`] strings these into the named scenarios that [`report`]
 //! writes up.
 
+pub mod assertions;
 pub mod cancel;
 pub mod check;
 pub mod client;
@@ -15,7 +16,9 @@ pub mod platform;
 pub mod ports;
 pub mod process;
 pub mod report;
+pub mod repro;
 pub mod scenario;
+pub mod session;
 pub mod stack;
 pub mod suite;
 pub mod versions;

@@ -262,12 +262,16 @@ async fn run_scenarios(
         }
         if !r.passed() {
             let repro = format!(
-                "cargo run -- run --platform {} --scenario {id}",
+                "stackproof repro <this bundle>   (or: cargo run -- run --platform {} --scenario {id})",
                 kind.name()
             );
             let bundle = report::bundle::write_bundle(report_dir, &r, stack.as_ref(), &repro);
             match cancel.run(bundle).await {
-                Ok(b) => eprintln!("stackproof: failure bundle in {}", b?.display()),
+                Ok(b) => {
+                    let b = b?;
+                    crate::repro::record_scenario(&b, kind, &r)?;
+                    eprintln!("stackproof: failure bundle in {}", b.display());
+                }
                 Err(why) => {
                     // The scenario's verdict stands; only its bundle is cut.
                     reports.push(r);

@@ -8,10 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use stackproof::cancel::{self, Interrupt, SignalScope};
-use stackproof::platform::Platform;
 use stackproof::platform::local::LocalStack;
 use stackproof::suite::{self, PlatformKind};
 use stackproof::versions::Versions;
+
+#[path = "stackproof/people.rs"]
+mod people;
 
 /// Proves a Prometheus HA + Thanos + S3 + Loki 3 stack keeps every sample.
 #[derive(Parser)]
@@ -38,6 +40,26 @@ impl From<PlatformArg> for PlatformKind {
     }
 }
 
+/// Where `--platform cluster` finds its cluster.
+#[derive(clap::Args)]
+struct KubeArgs {
+    /// Kubeconfig for `--platform cluster` (default: KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for `--platform cluster`.
+    #[arg(long)]
+    context: Option<String>,
+}
+
+impl From<KubeArgs> for suite::KubeTarget {
+    fn from(k: KubeArgs) -> Self {
+        suite::KubeTarget {
+            kubeconfig: k.kubeconfig,
+            context: k.context,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run scenarios and write junit.xml, summary.md and failure bundles.
@@ -49,15 +71,42 @@ enum Cmd {
         scenarios: Vec<String>,
         #[arg(long, default_value = "target/stackproof")]
         report_dir: PathBuf,
-        /// Kubeconfig for `--platform cluster` (default: KUBECONFIG or ~/.kube/config).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// Kubeconfig context for `--platform cluster`.
-        #[arg(long)]
-        context: Option<String>,
+        #[command(flatten)]
+        kube: KubeArgs,
     },
-    /// Start the local stack, print where everything is, keep it up until Ctrl-C.
-    Up,
+    /// Start the stack, print every URL and the credentials file, keep it
+    /// up until Ctrl-C, then leave nothing behind.
+    Up {
+        #[arg(long, value_enum, default_value = "local")]
+        platform: PlatformArg,
+        #[command(flatten)]
+        kube: KubeArgs,
+    },
+    /// Check assertion files (YAML: PromQL, LogQL, bucket) against a stack
+    /// started here (`--platform`, the default: local) or an existing one
+    /// (`--query`, `--loki`, `--objstore-config`; only read from).
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        platform: Option<PlatformArg>,
+        /// Thanos Query (or Prometheus) base URL of an existing stack.
+        #[arg(long)]
+        query: Option<String>,
+        /// Loki base URL of an existing stack.
+        #[arg(long)]
+        loki: Option<String>,
+        /// The bucket: a Thanos objstore.yml (type S3), e.g. the one `up` prints.
+        #[arg(long)]
+        objstore_config: Option<PathBuf>,
+        #[arg(long, default_value = "target/stackproof")]
+        report_dir: PathBuf,
+        #[command(flatten)]
+        kube: KubeArgs,
+    },
+    /// Replay a failure bundle (same versions, platform, scenario or file)
+    /// and say whether it failed the same way (exit 0) or not (exit 1).
+    Repro { bundle: PathBuf },
     /// Print timings and memory: stack ready (N starts), ha_dedup, peak RSS.
     Bench {
         #[arg(long, default_value_t = 3)]
@@ -132,14 +181,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             platform,
             scenarios,
             report_dir,
-            kubeconfig,
-            context,
+            kube,
         } => {
             let ids = suite::select(&scenarios)?;
-            let target = suite::KubeTarget {
-                kubeconfig,
-                context,
-            };
+            let target = kube.into();
             let out = suite::run(platform.into(), &target, &ids, &report_dir)
                 .await
                 .context("stackproof run")?;
@@ -169,30 +214,30 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.wall_secs,
                 out.report_dir.display()
             );
-            Ok(if t.failed > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
+            Ok(people::exit_for(&t))
+        }
+        Cmd::Up { platform, kube } => people::up(platform.into(), kube.into()).await,
+        Cmd::Check {
+            files,
+            platform,
+            query,
+            loki,
+            objstore_config,
+            report_dir,
+            kube,
+        } => {
+            people::check_files(people::CheckArgs {
+                files,
+                platform: platform.map(Into::into),
+                kube: kube.into(),
+                query,
+                loki,
+                objstore_config,
+                report_dir,
             })
+            .await
         }
-        Cmd::Up => {
-            let scope = SignalScope::enter();
-            let stack = match scope.token().run(LocalStack::builder().start()).await {
-                Err(why) => return Ok(interrupted("starting the local stack", why)),
-                Ok(s) => s.context("start the local stack")?,
-            };
-            println!("{}", stack.describe());
-            println!("Thanos Query: {}", stack.endpoints().query);
-            println!(
-                "ready in {:.1}s; Ctrl-C stops everything",
-                stack.ready_after().as_secs_f64()
-            );
-            // SIGTERM as well as Ctrl-C: both must stop the stack through
-            // its Drop, which the signal thread's exit would skip.
-            let why = scope.token().wait().await;
-            drop(stack);
-            Ok(interrupted("`stackproof up`", why))
-        }
+        Cmd::Repro { bundle } => people::repro(&bundle).await,
         Cmd::Bench {
             starts,
             scenario,

@@ -56,3 +56,11 @@ pub(crate) fn write(path: &Path, text: &str) -> Result<(), ReportError> {
         source,
     })
 }
+
+impl Totals {
+    /// True when no check passed or failed: everything was skipped (or
+    /// nothing was selected), which must not read as a green run.
+    pub fn nothing_ran(&self) -> bool {
+        self.passed == 0 && self.failed == 0
+    }
+}

@@ -1,0 +1,191 @@
+//! `stackproof repro BUNDLE`: replays what failed — a scenario, or an
+//! assertion file — from its failure bundle, with the bundle's versions,
+//! platform and parameters, and says whether it failed the same way (the
+//! same checks failed; messages carry times, so they are shown, not
+//! compared).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::{ReportError, write};
+use crate::scenario::ScenarioReport;
+use crate::session::{Session, SessionError};
+use crate::suite::{KubeTarget, PlatformKind};
+use crate::versions::{Versions, VersionsError};
+
+/// The recipe's file name inside a bundle.
+pub const RECIPE: &str = "repro.json";
+
+/// What to replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Replay {
+    /// A scenario by id, with its default parameters.
+    Scenario { id: String },
+    /// An assertion file, copied into the bundle (path relative to it).
+    Check { file: String },
+}
+
+/// Everything `repro` needs, written beside the bundle's README.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipe {
+    pub replay: Replay,
+    pub platform: String,
+    /// The scenario's parameters. Every scenario runs with its defaults
+    /// (there is no way to change them from the command line), so the
+    /// stackproof revision pins them.
+    pub parameters: String,
+    /// How the data was made. The exporter's series are functions of the
+    /// scrape time and the log lines carry a fresh run id: there is no
+    /// random seed to carry over.
+    pub data: String,
+    pub stackproof_version: String,
+    /// The checks that failed, and their messages.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Errors replaying a bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproError {
+    #[error(
+        "{path} is not a failure bundle ({RECIPE}: {message})\nhint: bundles are the directories under <report-dir>/bundles/"
+    )]
+    NotABundle { path: PathBuf, message: String },
+    #[error("the bundle's platform `{0}` is unknown")]
+    Platform(String),
+    #[error(transparent)]
+    Versions(#[from] VersionsError),
+    #[error(transparent)]
+    Check(#[from] crate::assertions::schema::SchemaError),
+    #[error(transparent)]
+    Session(#[from] Box<SessionError>),
+}
+
+impl Recipe {
+    /// The recipe for `report`, which failed on `kind`.
+    pub fn new(replay: Replay, kind: PlatformKind, report: &ScenarioReport) -> Self {
+        Self {
+            replay,
+            platform: kind.name().to_owned(),
+            parameters: "defaults of this stackproof revision".into(),
+            data: "known functions of time; no random seed".into(),
+            stackproof_version: env!("CARGO_PKG_VERSION").into(),
+            failed: report
+                .failures()
+                .map(|(n, m)| (n.to_owned(), m.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// Writes `DIR/repro.json`.
+    pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
+        let text = serde_json::to_string_pretty(self).expect("a recipe serialises");
+        write(&dir.join(RECIPE), &text)
+    }
+
+    /// Reads `BUNDLE/repro.json`.
+    pub fn read(bundle: &Path) -> Result<Self, ReproError> {
+        let not = |message: String| ReproError::NotABundle {
+            path: bundle.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(bundle.join(RECIPE)).map_err(|e| not(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| not(e.to_string()))
+    }
+}
+
+/// Writes the recipe of a failed scenario into its bundle `dir`.
+pub fn record_scenario(
+    dir: &Path,
+    kind: PlatformKind,
+    report: &ScenarioReport,
+) -> Result<(), ReportError> {
+    let replay = Replay::Scenario {
+        id: report.id.clone(),
+    };
+    Recipe::new(replay, kind, report).write(dir)
+}
+
+/// What a replay found.
+#[derive(Debug)]
+pub struct ReproOutcome {
+    pub recipe: Recipe,
+    pub report: ScenarioReport,
+}
+
+impl ReproOutcome {
+    /// The same checks failed as in the bundle (and no others).
+    pub fn same_failure(&self) -> bool {
+        let was: BTreeSet<&str> = self.recipe.failed.iter().map(|(n, _)| n.as_str()).collect();
+        let now: BTreeSet<&str> = self.report.failures().map(|(n, _)| n).collect();
+        !was.is_empty() && was == now
+    }
+
+    /// What happened then and now, check by check, for people.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        for (name, then) in &self.recipe.failed {
+            let now = self.report.failure_of(name).unwrap_or("passed");
+            s.push_str(&format!("- {name}\n    then: {then}\n    now:  {now}\n"));
+        }
+        for (name, now) in self.report.failures() {
+            if !self.recipe.failed.iter().any(|(n, _)| n == name) {
+                s.push_str(&format!("- {name} (new)\n    now:  {now}\n"));
+            }
+        }
+        let verdict = if self.same_failure() {
+            "failed the same way"
+        } else if self.report.passed() {
+            "did NOT fail this time"
+        } else {
+            "failed differently"
+        };
+        format!("stackproof repro: {} {verdict}\n{s}", self.report.id)
+    }
+}
+
+/// Replays `bundle`: the bundle's versions (local platform), its platform,
+/// the same scenario or assertion file.
+pub async fn replay(bundle: &Path) -> Result<ReproOutcome, ReproError> {
+    let recipe = Recipe::read(bundle)?;
+    let kind = match recipe.platform.as_str() {
+        "local" => PlatformKind::Local,
+        "kind" => PlatformKind::Kind,
+        "cluster" => PlatformKind::Cluster,
+        other => return Err(ReproError::Platform(other.to_owned())),
+    };
+    let versions_file = bundle.join("versions.toml");
+    let versions = match std::fs::read_to_string(&versions_file) {
+        Ok(text) => Some(Versions::parse(
+            &text,
+            &versions_file.display().to_string(),
+        )?),
+        // An older bundle: today's pins, said so.
+        Err(_) => {
+            eprintln!("stackproof repro: the bundle has no versions.toml: using today's pins");
+            None
+        }
+    };
+    if kind != PlatformKind::Local {
+        eprintln!(
+            "stackproof repro: on the {} platform the images come from the charts' pins of this revision",
+            kind.name()
+        );
+    }
+    eprintln!("stackproof repro: starting the {} stack…", kind.name());
+    let mut session = Session::start(kind, &KubeTarget::default(), versions)
+        .await
+        .map_err(Box::new)?;
+    let report = match &recipe.replay {
+        Replay::Scenario { id } => crate::scenario::run(id, session.platform.as_mut()).await,
+        Replay::Check { file } => {
+            let path = bundle.join(file);
+            let parsed = crate::assertions::schema::load(&path)?;
+            crate::assertions::run_file(&path, &parsed, &session.target()).await
+        }
+    };
+    drop(session);
+    Ok(ReproOutcome { recipe, report })
+}
