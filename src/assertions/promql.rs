@@ -162,7 +162,14 @@ fn value_problems(want: f64, tol: f64, series: &[Series]) -> Vec<String> {
             let within = (v - want).abs() <= tol || *v == want;
             !within
         })
-        .map(|(s, (t, v))| format!("{} at {}: {v}", s.label_text(), fmt_time(*t)))
+        .map(|(s, (t, v))| {
+            // An aggregate without labels needs no `{}` in front.
+            let at = fmt_time(*t);
+            match s.labels.is_empty() {
+                true => format!("{v} at {at}"),
+                false => format!("{} at {at}: {v}", s.label_text()),
+            }
+        })
         .collect();
     if off.is_empty() {
         return Vec::new();
@@ -257,7 +264,7 @@ mod tests {
         };
         let m = judge(&exact, &r, None).unwrap_err();
         assert!(
-            m.starts_with("2 of 3 samples are not 1: {} at 1970-01-01T00:00:01.000Z: 1.5"),
+            m.starts_with("2 of 3 samples are not 1: 1.5 at 1970-01-01T00:00:01.000Z, NaN at"),
             "{m}"
         );
         let loose = PromExpect {
@@ -267,7 +274,7 @@ mod tests {
         };
         let m = judge(&loose, &r, None).unwrap_err();
         assert!(
-            m.starts_with("1 of 3 samples are not 1 ± 0.5: {} at 1970-01-01T00:00:02.000Z: NaN"),
+            m.starts_with("1 of 3 samples are not 1 ± 0.5: NaN at 1970-01-01T00:00:02.000Z"),
             "{m}"
         );
         let none = answer(vec![]);
