@@ -274,7 +274,10 @@ fn sigterm_to_the_harness_stops_every_component() {
         children, pids,
         "the printed pids are the harness's children"
     );
-    assert_eq!(h.run_dirs(), vec![root.clone()]);
+    // The stack's run dir and the one holding the credentials file.
+    let dirs = h.run_dirs();
+    assert!(dirs.contains(&root), "{dirs:?}");
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
     let (code, out) = h.stop_with(&[Signal::SIGTERM], "SIGTERM to `up`");
     assert_eq!(code, Some(143), "{out}");
     assert!(
@@ -416,4 +419,72 @@ async fn a_missing_binary_is_named_with_the_install_script() {
         "{err}"
     );
     assert!(err.contains("scripts/install thanos"), "{err}");
+}
+
+/// `up` on the local platform prints every URL and where the credentials
+/// file is (never the secret in it), and Ctrl-C leaves no process, port or
+/// directory — the credentials file's included.
+#[test]
+fn up_prints_every_url_and_sigint_leaves_nothing() {
+    let mut h = Harness::start(&["up", "--platform", "local"]);
+    let lines = h.wait_for_line("ready in");
+    let value = |key: &str| {
+        lines
+            .iter()
+            .find_map(|l| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .map(|r| r.trim().to_owned())
+            })
+            .unwrap_or_else(|| panic!("no `{key}` line in {lines:#?}"))
+    };
+    let mut urls = vec![value("Thanos Query"), value("store gateway")];
+    for i in 0..2 {
+        urls.push(value(&format!("Prometheus {i}")));
+        urls.push(value(&format!("sidecar {i}")));
+    }
+    let s3 = value("S3 endpoint");
+    assert!(s3.ends_with(" bucket stackproof"), "{s3}");
+    urls.push(s3.split_whitespace().next().unwrap().to_owned());
+    assert!(
+        value("Loki").starts_with("http://127.0.0.1:")
+            || value("Loki").starts_with("not started: ")
+    );
+    let creds = PathBuf::from(value("credentials").split_whitespace().next().unwrap());
+    let text = std::fs::read_to_string(&creds).unwrap();
+    let target = stackproof::assertions::objstore_file::parse(&text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", creds.display());
+    let ports: Vec<u16> = urls
+        .iter()
+        .map(|u| {
+            let rest = u
+                .strip_prefix("http://127.0.0.1:")
+                .unwrap_or_else(|| panic!("{u} is not on 127.0.0.1"));
+            rest.parse().unwrap()
+        })
+        .collect();
+    for p in &ports {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok(),
+            "nothing on {p}"
+        );
+    }
+    h.components();
+    let (code, out) = h.stop_with(&[Signal::SIGINT], "SIGINT to `up --platform local`");
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        !out.contains(&target.credentials.secret_key),
+        "the secret was printed"
+    );
+    h.assert_nothing_left();
+    assert!(!creds.exists(), "{} survived", creds.display());
+    for p in &ports {
+        // Free again: bound by nobody (a leaked listener would refuse).
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok(),
+            "port {p} still taken"
+        );
+    }
 }
