@@ -189,3 +189,84 @@ pub async fn replay(bundle: &Path) -> Result<ReproOutcome, ReproError> {
     drop(session);
     Ok(ReproOutcome { recipe, report })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn failed(id: &str, checks: &[(&str, Result<(), &str>)]) -> ScenarioReport {
+        let mut r = ScenarioReport::new(id);
+        for (name, res) in checks {
+            r.check(name, Instant::now(), res.map_err(str::to_owned));
+        }
+        r
+    }
+
+    #[test]
+    fn a_scenario_recipe_round_trips_and_verdicts_compare_failed_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let then = failed(
+            "ha_dedup",
+            &[
+                ("one series", Err("2 series where 1 expected")),
+                ("no hole", Ok(())),
+            ],
+        );
+        record_scenario(dir.path(), PlatformKind::Local, &then).unwrap();
+        let recipe = Recipe::read(dir.path()).unwrap();
+        assert_eq!(
+            recipe.replay,
+            Replay::Scenario {
+                id: "ha_dedup".into()
+            }
+        );
+        assert_eq!(recipe.platform, "local");
+        assert_eq!(
+            recipe.failed,
+            vec![("one series".into(), "2 series where 1 expected".into())]
+        );
+
+        let same = ReproOutcome {
+            recipe: recipe.clone(),
+            report: failed(
+                "ha_dedup",
+                &[
+                    ("one series", Err("3 series where 1 expected")),
+                    ("no hole", Ok(())),
+                ],
+            ),
+        };
+        assert!(same.same_failure());
+        assert!(same.describe().starts_with(
+            "stackproof repro: ha_dedup failed the same way\n- one series\n    then: 2 series"
+        ));
+        let other = ReproOutcome {
+            recipe: recipe.clone(),
+            report: failed(
+                "ha_dedup",
+                &[("one series", Ok(())), ("no hole", Err("a hole"))],
+            ),
+        };
+        assert!(!other.same_failure());
+        let text = other.describe();
+        assert!(text.contains("failed differently"), "{text}");
+        assert!(text.contains("- no hole (new)\n    now:  a hole"), "{text}");
+        let fixed = ReproOutcome {
+            recipe,
+            report: failed("ha_dedup", &[("one series", Ok(()))]),
+        };
+        assert!(fixed.describe().contains("did NOT fail this time"));
+    }
+
+    #[test]
+    fn a_directory_without_a_recipe_is_not_a_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Recipe::read(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is not a failure bundle (repro.json: "), "{e}");
+        assert!(
+            e.contains("hint: bundles are the directories under <report-dir>/bundles/"),
+            "{e}"
+        );
+    }
+}
