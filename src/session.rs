@@ -114,12 +114,10 @@ impl Session {
 
     /// Where `stackproof check` asks.
     pub fn target(&self) -> Target {
-        let e = self.platform.endpoints();
         Target {
-            query: Some(e.query.clone()),
             loki: self.loki.as_ref().map(|l| l.url().to_owned()),
-            s3: Some(e.s3.clone()),
             no_loki_reason: self.no_loki.clone(),
+            ..Target::of(self.platform.as_ref())
         }
     }
 

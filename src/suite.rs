@@ -10,6 +10,9 @@ use crate::platform::local::LocalStack;
 use crate::report::{self, ReportError, Totals};
 use crate::scenario::{self, ScenarioReport};
 
+/// An assertion file to check after the scenarios (`run --check`).
+pub type CheckFile = (PathBuf, crate::assertions::schema::AssertionFile);
+
 /// Which platform runs the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlatformKind {
@@ -135,12 +138,13 @@ pub async fn run(
     kind: PlatformKind,
     target: &KubeTarget,
     ids: &[&str],
+    checks: &[CheckFile],
     report_dir: &Path,
 ) -> Result<SuiteOutcome, SuiteError> {
     // Held until the report is written: a signal while a failure bundle is
     // written must cancel too, not exit past the stack's guards.
     let scope = SignalScope::enter();
-    run_until(kind, target, ids, report_dir, scope.token()).await
+    run_until(kind, target, ids, checks, report_dir, scope.token()).await
 }
 
 /// [`run`], cancelled by `cancel` instead of by signals.
@@ -148,6 +152,7 @@ pub async fn run_until(
     kind: PlatformKind,
     target: &KubeTarget,
     ids: &[&str],
+    checks: &[CheckFile],
     report_dir: &Path,
     cancel: &Token,
 ) -> Result<SuiteOutcome, SuiteError> {
@@ -164,6 +169,10 @@ pub async fn run_until(
             for id in ids {
                 eprintln!("stackproof: {id} skipped: {reason}");
                 reports.push(ScenarioReport::skipped(id, &reason));
+            }
+            for (path, _) in checks {
+                let id = crate::assertions::report_id(path);
+                reports.push(ScenarioReport::skipped(&id, &reason));
             }
         }
         Ok(None) => {
@@ -186,8 +195,9 @@ pub async fn run_until(
                 Ok((stack, ready)) => {
                     ready_secs = Some(ready);
                     eprintln!("stackproof: stack ready in {ready:.1}s");
+                    let todo = (ids, checks);
                     interrupted =
-                        run_scenarios(kind, stack, ids, report_dir, cancel, &mut reports).await?;
+                        run_scenarios(kind, stack, todo, report_dir, cancel, &mut reports).await?;
                 }
             }
         }
@@ -224,7 +234,7 @@ pub async fn run_until(
 async fn run_scenarios(
     kind: PlatformKind,
     mut stack: Box<dyn Platform>,
-    ids: &[&str],
+    (ids, checks): (&[&str], &[CheckFile]),
     report_dir: &Path,
     cancel: &Token,
     reports: &mut Vec<ScenarioReport>,
@@ -281,6 +291,16 @@ async fn run_scenarios(
             }
         }
         reports.push(r);
+    }
+    // The user's assertion files last, on the same stack (`run --check`).
+    if !checks.is_empty() {
+        let target = crate::assertions::Target::of(stack.as_ref());
+        let files =
+            crate::assertions::run::on_platform(checks, stack.as_ref(), &target, kind, report_dir);
+        match cancel.run(files).await {
+            Ok(done) => reports.extend(done?.0),
+            Err(why) => return Ok(Some(why)),
+        }
     }
     Ok(None)
 }
@@ -346,6 +366,7 @@ mod tests {
             PlatformKind::Local,
             &KubeTarget::default(),
             &ids,
+            &[],
             dir.path(),
             &cancel,
         )

@@ -276,3 +276,44 @@ fn a_bad_file_is_named_before_anything_starts() {
     );
     assert!(!out.contains("starting the local stack"), "{out}");
 }
+
+/// `run --check FILE`: the user's assertions on the scenarios' stack, in
+/// the same junit.xml and summary.md as the scenarios.
+#[test]
+fn run_with_check_puts_assertions_beside_the_scenarios() {
+    let report = tempfile::tempdir().unwrap();
+    let (code, out) = stackproof(
+        &[
+            "run",
+            "--platform",
+            "local",
+            "--scenario",
+            "logs",
+            "--check",
+            &example("failing.yml"),
+            "--report-dir",
+            &report.path().display().to_string(),
+        ],
+        |_| {},
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let junit = std::fs::read_to_string(report.path().join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"<testsuite name="logs""#), "{junit}");
+    assert!(
+        junit.contains(r#"failing.yml" tests="9" disabled="0" errors="0" failures="9""#),
+        "{junit}"
+    );
+    let summary = std::fs::read_to_string(report.path().join("summary.md")).unwrap();
+    assert!(
+        summary.contains("| promql: series count | ❌ failed |"),
+        "{summary}"
+    );
+    let bundles: Vec<_> = std::fs::read_dir(report.path().join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        bundles.len() == 1 && bundles[0].ends_with("failing-yml"),
+        "{bundles:?}"
+    );
+}

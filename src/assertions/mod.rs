@@ -36,6 +36,25 @@ pub struct Target {
     pub no_loki_reason: Option<String>,
 }
 
+impl Target {
+    /// The stack of a running platform, as `run --check` asks it. No Loki:
+    /// the log scenarios start their own and stop it; `stackproof check`
+    /// starts one beside the stack.
+    pub fn of(platform: &dyn crate::platform::Platform) -> Self {
+        let e = platform.endpoints();
+        Target {
+            query: Some(e.query.clone()),
+            loki: None,
+            s3: Some(e.s3.clone()),
+            no_loki_reason: Some(
+                "`run --check` has no Loki to ask (the log scenarios start and stop their own): \
+                 use `stackproof check` for LogQL assertions"
+                    .into(),
+            ),
+        }
+    }
+}
+
 /// The report id of assertion file `path`.
 pub fn report_id(path: &Path) -> String {
     format!("check:{}", path.display())

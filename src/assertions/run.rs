@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::schema::SchemaError;
+use super::schema::{AssertionFile, SchemaError};
 use super::{Target, load_all, run_file};
+use crate::platform::Platform;
 use crate::report::{self, ReportError, Totals};
 use crate::scenario::ScenarioReport;
 use crate::session::{Session, SessionError};
@@ -66,13 +67,10 @@ pub async fn check(
             let session = Session::start(*kind, kube, None).await?;
             eprint!("{}", session.describe());
             let target = session.target();
-            for (path, file) in &loaded {
-                let r = run_file(path, file, &target).await;
-                if !r.passed() {
-                    bundles.push(bundle(report_dir, &r, &session, path, *kind).await?);
-                }
-                reports.push(r);
-            }
+            let platform = session.platform.as_ref();
+            let (r, b) = on_platform(&loaded, platform, &target, *kind, report_dir).await?;
+            reports.extend(r);
+            bundles.extend(b);
             kind.name().to_owned()
         }
     };
@@ -92,12 +90,33 @@ pub async fn check(
     })
 }
 
+/// Runs `files` against a stack stackproof started on `kind`, writing a
+/// bundle for each file that failed; returns the reports and the bundles.
+pub async fn on_platform(
+    files: &[(PathBuf, AssertionFile)],
+    platform: &dyn Platform,
+    target: &Target,
+    kind: PlatformKind,
+    report_dir: &Path,
+) -> Result<(Vec<ScenarioReport>, Vec<PathBuf>), ReportError> {
+    let mut reports = Vec::new();
+    let mut bundles = Vec::new();
+    for (path, file) in files {
+        let r = run_file(path, file, target).await;
+        if !r.passed() {
+            bundles.push(bundle(report_dir, &r, platform, path, kind).await?);
+        }
+        reports.push(r);
+    }
+    Ok((reports, bundles))
+}
+
 /// The scenarios' failure bundle, plus the assertion file and the recipe
 /// `stackproof repro` replays.
 async fn bundle(
     report_dir: &Path,
     r: &ScenarioReport,
-    session: &Session,
+    platform: &dyn Platform,
     file: &Path,
     kind: PlatformKind,
 ) -> Result<PathBuf, ReportError> {
@@ -112,8 +131,7 @@ async fn bundle(
         kind.name(),
         file.display()
     );
-    let dir =
-        report::bundle::write_bundle(report_dir, r, session.platform.as_ref(), &again).await?;
+    let dir = report::bundle::write_bundle(report_dir, r, platform, &again).await?;
     let text = std::fs::read_to_string(file).map_err(|source| ReportError {
         path: file.to_owned(),
         source,

@@ -71,6 +71,10 @@ enum Cmd {
         scenarios: Vec<String>,
         #[arg(long, default_value = "target/stackproof")]
         report_dir: PathBuf,
+        /// An assertion file (repeatable) checked on the same stack after
+        /// the scenarios, into the same report (see `check`).
+        #[arg(long = "check")]
+        checks: Vec<PathBuf>,
         #[command(flatten)]
         kube: KubeArgs,
     },
@@ -181,11 +185,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             platform,
             scenarios,
             report_dir,
+            checks,
             kube,
         } => {
             let ids = suite::select(&scenarios)?;
             let target = kube.into();
-            let out = suite::run(platform.into(), &target, &ids, &report_dir)
+            let checks = people::load_checks(&checks)?;
+            let out = suite::run(platform.into(), &target, &ids, &checks, &report_dir)
                 .await
                 .context("stackproof run")?;
             println!(

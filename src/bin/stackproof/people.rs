@@ -118,6 +118,14 @@ pub async fn check_files(a: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(exit_for(&t))
 }
 
+/// Every `--check` file of `run`, parsed before anything starts.
+pub fn load_checks(paths: &[PathBuf]) -> anyhow::Result<Vec<stackproof::suite::CheckFile>> {
+    stackproof::assertions::load_all(paths).map_err(|errors| {
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("{}", all.join("\n"))
+    })
+}
+
 /// `stackproof repro BUNDLE`: 0 when it failed the same way, 1 when not.
 pub async fn repro(bundle: &Path) -> anyhow::Result<ExitCode> {
     let scope = SignalScope::enter();
