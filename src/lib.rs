@@ -21,4 +21,5 @@ pub mod scenario;
 pub mod session;
 pub mod stack;
 pub mod suite;
+pub mod twins;
 pub mod versions;

@@ -96,15 +96,15 @@ impl Recipe {
     }
 }
 
-/// Writes the recipe of a failed scenario into its bundle `dir`.
+/// Writes the recipe of scenario (or twin) `id`, which failed, into its
+/// bundle `dir`.
 pub fn record_scenario(
     dir: &Path,
     kind: PlatformKind,
+    id: &str,
     report: &ScenarioReport,
 ) -> Result<(), ReportError> {
-    let replay = Replay::Scenario {
-        id: report.id.clone(),
-    };
+    let replay = Replay::Scenario { id: id.to_owned() };
     Recipe::new(replay, kind, report).write(dir)
 }
 
@@ -179,7 +179,7 @@ pub async fn replay(bundle: &Path) -> Result<ReproOutcome, ReproError> {
         .await
         .map_err(Box::new)?;
     let report = match &recipe.replay {
-        Replay::Scenario { id } => crate::scenario::run(id, session.platform.as_mut()).await,
+        Replay::Scenario { id } => crate::twins::run(id, session.platform.as_mut()).await,
         Replay::Check { file } => {
             let path = bundle.join(file);
             let parsed = crate::assertions::schema::load(&path)?;
@@ -213,7 +213,7 @@ mod tests {
                 ("no hole", Ok(())),
             ],
         );
-        record_scenario(dir.path(), PlatformKind::Local, &then).unwrap();
+        record_scenario(dir.path(), PlatformKind::Local, "ha_dedup", &then).unwrap();
         let recipe = Recipe::read(dir.path()).unwrap();
         assert_eq!(
             recipe.replay,

@@ -67,6 +67,7 @@ pub fn select(ids: &[String]) -> Result<Vec<&'static str>, SuiteError> {
             scenario::IDS
                 .iter()
                 .chain(scenario::PLANNED)
+                .chain(crate::twins::TWINS.iter().map(|(t, _)| t))
                 .find(|k| **k == id.as_str())
                 .copied()
                 .ok_or_else(|| SuiteError::UnknownScenario(id.clone()))
@@ -242,7 +243,7 @@ async fn run_scenarios(
     for (i, id) in ids.iter().enumerate() {
         eprintln!("stackproof: scenario {id}…");
         let t = Instant::now();
-        let r = match cancel.run(scenario::run(id, stack.as_mut())).await {
+        let r = match cancel.run(crate::twins::run(id, stack.as_mut())).await {
             Ok(r) => r,
             Err(why) => {
                 reports.extend(cut_short(&ids[i..], why, "during the scenario", t));
@@ -279,7 +280,7 @@ async fn run_scenarios(
             match cancel.run(bundle).await {
                 Ok(b) => {
                     let b = b?;
-                    crate::repro::record_scenario(&b, kind, &r)?;
+                    crate::repro::record_scenario(&b, kind, id, &r)?;
                     eprintln!("stackproof: failure bundle in {}", b.display());
                 }
                 Err(why) => {

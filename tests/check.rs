@@ -317,3 +317,46 @@ fn run_with_check_puts_assertions_beside_the_scenarios() {
         "{bundles:?}"
     );
 }
+
+/// A negative twin run from the command line fails and leaves a bundle;
+/// `repro` replays it on a fresh stack and it fails the same way.
+#[test]
+fn repro_of_a_failing_twin_fails_the_same_way() {
+    let report = tempfile::tempdir().unwrap();
+    let (code, out) = stackproof(
+        &[
+            "run",
+            "--platform",
+            "local",
+            "--scenario",
+            "ha_dedup/no_replica_label",
+            "--report-dir",
+            &report.path().display().to_string(),
+        ],
+        |_| {},
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let bundle = std::fs::read_dir(report.path().join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("a bundle");
+    let recipe = std::fs::read_to_string(bundle.join("repro.json")).unwrap();
+    assert!(
+        recipe.contains(r#""id": "ha_dedup/no_replica_label""#),
+        "{recipe}"
+    );
+    let readme = std::fs::read_to_string(bundle.join("README.md")).unwrap();
+    assert!(
+        readme.contains("stackproof repro <this bundle>"),
+        "{readme}"
+    );
+
+    let (code, out) = stackproof(&["repro", &bundle.display().to_string()], |_| {});
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("failed the same way"), "{out}");
+    assert!(
+        out.contains("2 series where 1 expected (replica=0, replica=1)"),
+        "{out}"
+    );
+}

@@ -178,6 +178,9 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             for id in stackproof::scenario::PLANNED {
                 println!("{id} (not implemented yet)");
             }
+            for (id, what) in stackproof::twins::TWINS {
+                println!("{id} (negative twin: {what}; must fail)");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Doctor => doctor().await,

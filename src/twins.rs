@@ -1,0 +1,76 @@
+//! The negative twins by id (`<scenario>/<fault>`), so that `run
+//! --scenario` can show a broken setup being caught from the command line,
+//! and `repro` can replay a twin's bundle. Each id runs the twin function
+//! its scenario module already has; nothing here judges anything.
+
+use std::time::Duration;
+
+use crate::platform::Platform;
+use crate::scenario::{self, ScenarioReport};
+
+/// Every twin id with what it breaks.
+pub const TWINS: &[(&str, &str)] = &[
+    (
+        NO_REPLICA_LABEL,
+        "a Thanos Query without --query.replica-label",
+    ),
+    (ALL_REPLICAS_DOWN, "every replica down for 30 s"),
+    (
+        WRONG_CREDENTIALS,
+        "replica 1's sidecar with wrong bucket credentials",
+    ),
+    (NO_STORE_GATEWAY, "local data removed and no store gateway"),
+    (
+        NAIVE_DEDUP,
+        "the compactor's default (naive) merge of the replicas",
+    ),
+    (NO_COMPACTOR, "the backfill without a compactor pass"),
+];
+
+const NO_REPLICA_LABEL: &str = "ha_dedup/no_replica_label";
+const ALL_REPLICAS_DOWN: &str = "ha_dedup/all_replicas_down";
+const WRONG_CREDENTIALS: &str = "blocks_in_bucket/wrong_credentials";
+const NO_STORE_GATEWAY: &str = "history_from_bucket/no_store_gateway";
+const NAIVE_DEDUP: &str = "compactor/naive_dedup";
+const NO_COMPACTOR: &str = "compactor/no_compactor";
+
+/// True for a twin id.
+pub fn is_twin(id: &str) -> bool {
+    TWINS.iter().any(|(t, _)| *t == id)
+}
+
+/// Runs scenario or twin `id` on `p`. A twin's checks are expected to
+/// fail: that is the proof that the harness catches the fault.
+pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
+    let started = std::time::Instant::now();
+    use scenario::{
+        blocks_in_bucket as b, compactor as c, ha_dedup as h, history_from_bucket as s,
+    };
+    let mut r = match id {
+        NO_REPLICA_LABEL => h::twin_without_replica_label(p).await,
+        ALL_REPLICAS_DOWN => h::twin_all_replicas_down(p, Duration::from_secs(30)).await,
+        WRONG_CREDENTIALS => b::twin_wrong_credentials(p, scenario::BLOCK_WAIT).await,
+        NO_STORE_GATEWAY => s::twin_without_store_gateway(p, scenario::BLOCK_WAIT).await,
+        NAIVE_DEDUP => c::twin_naive_dedup(p).await,
+        NO_COMPACTOR => c::twin_without_compactor(p).await,
+        other => return scenario::run(other, p).await,
+    };
+    r.duration = started.elapsed();
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twin_ids_name_their_scenario() {
+        for (id, what) in TWINS {
+            let (scenario, fault) = id.split_once('/').unwrap();
+            assert!(scenario::IDS.contains(&scenario), "{id}");
+            assert!(!fault.is_empty() && !what.is_empty());
+            assert!(is_twin(id));
+        }
+        assert!(!is_twin("ha_dedup"));
+    }
+}
