@@ -1,13 +1,12 @@
 //! A stack started for a person or for their assertions (`up`, `check
-//! --platform`, `repro`): the platform's stack, Loki beside it where the
-//! platform can run one, and a credentials file in Thanos' objstore format.
-//! Dropping it stops everything and removes the file.
+//! --platform`, `repro`): the platform's stack with its Loki where the
+//! platform provides one, and a credentials file in Thanos' objstore
+//! format. Dropping it stops everything and removes the file.
 
 use std::path::{Path, PathBuf};
 
 use crate::assertions::Target;
 use crate::platform::local::LocalStack;
-use crate::platform::loki::LocalLoki;
 use crate::platform::{Platform, PlatformError};
 use crate::suite::{self, KubeTarget, PlatformKind, SuiteError};
 use crate::versions::Versions;
@@ -21,29 +20,25 @@ pub enum SessionError {
     Suite(#[from] SuiteError),
     #[error("the local platform could not start the stack: {0}")]
     Local(#[from] PlatformError),
-    #[error("Loki could not start: {0}")]
-    Loki(#[from] crate::platform::loki::LokiPlatformError),
     #[error("cannot write the credentials file: {0}")]
     Credentials(std::io::Error),
 }
 
 /// A running stack with everything a person needs to reach it.
 pub struct Session {
-    /// Declared before the credentials dir: dropped (stopped) first.
-    pub loki: Option<LocalLoki>,
     pub platform: Box<dyn Platform>,
-    /// Why no Loki runs, when none does.
-    pub no_loki: Option<String>,
+    /// Where the assertions ask: the stack's URLs, its Loki or why none.
+    target: Target,
     /// The platform's own description (pids, logs), where it has one.
-    pub details: Option<String>,
+    details: Option<String>,
     pub ready_secs: f64,
     credentials: PathBuf,
     dir: Option<tempfile::TempDir>,
 }
 
 impl Session {
-    /// Starts the stack on `kind`; on `local`, with `versions` when given
-    /// (a bundle's), and Loki too when its binary is there.
+    /// Starts the stack on `kind` (on `local` with `versions` when given,
+    /// a bundle's) and its Loki where the platform provides one.
     pub async fn start(
         kind: PlatformKind,
         kube: &KubeTarget,
@@ -52,38 +47,26 @@ impl Session {
         if let Some(why) = suite::unavailable(kind, kube).await {
             return Err(SessionError::Unavailable(kind.name(), why));
         }
-        let (platform, ready_secs, details): (Box<dyn Platform>, f64, Option<String>) = match kind {
-            PlatformKind::Local => {
-                let mut b = LocalStack::builder();
-                if let Some(v) = versions {
-                    b = b.versions(v);
+        let (mut platform, ready_secs, details): (Box<dyn Platform>, f64, Option<String>) =
+            match kind {
+                // Built here, not by `suite::start`: a bundle's versions,
+                // and the stack's own description (pids, logs, run dir).
+                PlatformKind::Local => {
+                    let mut b = LocalStack::builder();
+                    if let Some(v) = versions {
+                        b = b.versions(v);
+                    }
+                    let s = b.start().await?;
+                    let details = s.describe();
+                    let ready = s.ready_after().as_secs_f64();
+                    (Box::new(s), ready, Some(details))
                 }
-                let s = b.start().await?;
-                let details = s.describe();
-                let ready = s.ready_after().as_secs_f64();
-                (Box::new(s), ready, Some(details))
-            }
-            _ => {
-                let (p, ready) = suite::start(kind, kube).await?;
-                (p, ready, None)
-            }
-        };
-        // Loki is the user's binary and runs beside the local stack only:
-        // the Kubernetes platforms do not hand out its URL yet.
-        let (loki, no_loki) = match kind {
-            PlatformKind::Local => match LocalLoki::start(&platform.endpoints().s3).await {
-                Ok(l) => (Some(l), None),
-                Err(e) if e.is_missing() => (None, Some(e.to_string())),
-                Err(e) => return Err(e.into()),
-            },
-            other => (
-                None,
-                Some(format!(
-                    "the {} platform does not hand out Loki's URL yet",
-                    other.name()
-                )),
-            ),
-        };
+                _ => {
+                    let (p, ready) = suite::start(kind, kube).await?;
+                    (p, ready, None)
+                }
+            };
+        let target = Target::of(platform.as_mut()).await;
         let dir = tempfile::Builder::new()
             .prefix("stackproof-up-")
             .tempdir()
@@ -97,9 +80,8 @@ impl Session {
         )
         .map_err(SessionError::Credentials)?;
         Ok(Self {
-            loki,
             platform,
-            no_loki,
+            target,
             details,
             ready_secs,
             credentials,
@@ -114,11 +96,7 @@ impl Session {
 
     /// Where `stackproof check` asks.
     pub fn target(&self) -> Target {
-        Target {
-            loki: self.loki.as_ref().map(|l| l.url().to_owned()),
-            no_loki_reason: self.no_loki.clone(),
-            ..Target::of(self.platform.as_ref())
-        }
+        self.target.clone()
     }
 
     /// Every URL and where the credentials are; never a secret.
@@ -145,8 +123,8 @@ impl Session {
             "S3 endpoint",
             &format!("{} bucket {}", e.s3.url(), e.s3.bucket),
         );
-        let loki = match (&self.loki, &self.no_loki) {
-            (Some(l), _) => format!("{} (bucket {})", l.url(), l.bucket().bucket),
+        let loki = match (&self.target.loki, &self.target.no_loki_reason) {
+            (Some(url), _) => url.clone(),
             (None, Some(why)) => format!("not started: {why}"),
             (None, None) => "not started".into(),
         };
@@ -158,16 +136,21 @@ impl Session {
                 self.credentials.display()
             ),
         );
-        if let Some(d) = &self.details {
-            s.push_str(d);
+        match &self.details {
+            Some(d) => s.push_str(d),
+            None => {
+                for c in self.platform.components() {
+                    s.push_str(&format!("  {:<16} log {}\n", c.name, c.log.display()));
+                }
+            }
         }
         s
     }
 }
 
 impl Drop for Session {
-    /// Removes the credentials file (the stack and Loki stop through their
-    /// own guards), unless `STACKPROOF_KEEP=1`.
+    /// Removes the credentials file (the stack stops through its own
+    /// guards), unless `STACKPROOF_KEEP=1`.
     fn drop(&mut self) {
         if let Some(d) = self.dir.take() {
             crate::process::unregister_dir(d.path());

@@ -295,9 +295,11 @@ async fn run_scenarios(
     }
     // The user's assertion files last, on the same stack (`run --check`).
     if !checks.is_empty() {
-        let target = crate::assertions::Target::of(stack.as_ref());
-        let files =
-            crate::assertions::run::on_platform(checks, stack.as_ref(), &target, kind, report_dir);
+        let files = async {
+            let target = crate::assertions::Target::of(stack.as_mut()).await;
+            let on = crate::assertions::run::on_platform;
+            on(checks, stack.as_ref(), &target, kind, report_dir).await
+        };
         match cancel.run(files).await {
             Ok(done) => reports.extend(done?.0),
             Err(why) => return Ok(Some(why)),

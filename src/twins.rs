@@ -46,11 +46,12 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
     use scenario::{
         blocks_in_bucket as b, compactor as c, ha_dedup as h, history_from_bucket as s,
     };
+    let wait = scenario::timing::block_wait(p.shape());
     let mut r = match id {
         NO_REPLICA_LABEL => h::twin_without_replica_label(p).await,
         ALL_REPLICAS_DOWN => h::twin_all_replicas_down(p, Duration::from_secs(30)).await,
-        WRONG_CREDENTIALS => b::twin_wrong_credentials(p, scenario::BLOCK_WAIT).await,
-        NO_STORE_GATEWAY => s::twin_without_store_gateway(p, scenario::BLOCK_WAIT).await,
+        WRONG_CREDENTIALS => b::twin_wrong_credentials(p, wait).await,
+        NO_STORE_GATEWAY => s::twin_without_store_gateway(p, wait).await,
         NAIVE_DEDUP => c::twin_naive_dedup(p).await,
         NO_COMPACTOR => c::twin_without_compactor(p).await,
         other => return scenario::run(other, p).await,

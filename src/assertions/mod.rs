@@ -19,6 +19,7 @@ use crate::client::objstore::{Objstore, S3Target};
 use crate::client::prom::PromClient;
 use crate::data::exporter::now_ms;
 use crate::eventually::{Eventually, Probe};
+use crate::platform::{Need, Platform};
 use crate::scenario::{CheckReport, Outcome, ScenarioReport};
 use schema::AssertionFile;
 
@@ -37,20 +38,23 @@ pub struct Target {
 }
 
 impl Target {
-    /// The stack of a running platform, as `run --check` asks it. No Loki:
-    /// the log scenarios start their own and stop it; `stackproof check`
-    /// starts one beside the stack.
-    pub fn of(platform: &dyn crate::platform::Platform) -> Self {
+    /// The stack of a running platform: its Thanos Query and bucket, and
+    /// its Loki where it provides one (started on first use), else why not.
+    pub async fn of(platform: &mut dyn Platform) -> Self {
         let e = platform.endpoints();
+        let (query, s3) = (Some(e.query.clone()), Some(e.s3.clone()));
+        let (loki, no_loki_reason) = match platform.provides(Need::Loki) {
+            Err(why) => (None, Some(why)),
+            Ok(()) => match platform.loki().await {
+                Ok(l) => (Some(l.client().base().to_owned()), None),
+                Err(e) => (None, Some(format!("Loki did not start: {e}"))),
+            },
+        };
         Target {
-            query: Some(e.query.clone()),
-            loki: None,
-            s3: Some(e.s3.clone()),
-            no_loki_reason: Some(
-                "`run --check` has no Loki to ask (the log scenarios start and stop their own): \
-                 use `stackproof check` for LogQL assertions"
-                    .into(),
-            ),
+            query,
+            loki,
+            s3,
+            no_loki_reason,
         }
     }
 }
