@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::platform::Platform;
+use crate::platform::{Need, Platform};
 use crate::scenario::{self, ScenarioReport};
 
 /// Every twin id with what it breaks.
@@ -46,6 +46,15 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
     use scenario::{
         blocks_in_bucket as b, compactor as c, ha_dedup as h, history_from_bucket as s,
     };
+    // Skipped before anything is broken, as the runner does for scenarios.
+    let needs: &[Need] = match id {
+        WRONG_CREDENTIALS => &[Need::SidecarCredentials],
+        NAIVE_DEDUP | NO_COMPACTOR => &[Need::CompactOnce],
+        _ => &[],
+    };
+    if let Some(why) = needs.iter().find_map(|n| p.provides(*n).err()) {
+        return ScenarioReport::skipped(id, &why);
+    }
     let wait = scenario::timing::block_wait(p.shape());
     let mut r = match id {
         NO_REPLICA_LABEL => h::twin_without_replica_label(p).await,
