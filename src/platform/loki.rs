@@ -344,14 +344,7 @@ impl LocalLoki {
     /// at most `max` of them, newest last, secrets redacted.
     pub fn log_lines_matching(&self, needles: &[&str], max: usize) -> Vec<String> {
         let tail = crate::process::tail_lines(&self.log, 100_000);
-        let found: Vec<&str> = tail
-            .lines()
-            .filter(|l| needles.iter().all(|n| l.contains(n)))
-            .collect();
-        found[found.len().saturating_sub(max)..]
-            .iter()
-            .map(|l| redact(l, &self.secrets()))
-            .collect()
+        super::loki_service::matching_lines(&redact(&tail, &self.secrets()), needles, max)
     }
 
     /// SIGTERM, then waits (bounded) for the exit: with

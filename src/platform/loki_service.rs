@@ -38,6 +38,19 @@ pub trait LokiService: Send + Sync {
     async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError>;
 }
 
+/// The lines of `log` containing every one of `needles`, the last `max`
+/// of them, oldest first.
+pub fn matching_lines(log: &str, needles: &[&str], max: usize) -> Vec<String> {
+    let found: Vec<&str> = log
+        .lines()
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .collect();
+    found[found.len().saturating_sub(max)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
 #[async_trait]
 impl LokiService for LocalLoki {
     fn client(&self) -> LokiClient {

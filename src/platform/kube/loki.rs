@@ -22,6 +22,7 @@ use crate::client::objstore::{S3Credentials, S3Target};
 use crate::eventually::{Eventually, Probe};
 use crate::platform::LokiService;
 use crate::platform::loki::LokiPlatformError;
+use crate::platform::loki_service::matching_lines;
 use crate::process::redact;
 
 /// The Secret with Loki's S3 keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
@@ -188,15 +189,7 @@ impl LokiService for KubeLoki {
     }
 
     async fn log_lines_matching(&self, needles: &[&str], max: usize) -> Vec<String> {
-        let log = self.pod_log().await;
-        let found: Vec<&str> = log
-            .lines()
-            .filter(|l| needles.iter().all(|n| l.contains(n)))
-            .collect();
-        found[found.len().saturating_sub(max)..]
-            .iter()
-            .map(|l| (*l).to_owned())
-            .collect()
+        matching_lines(&self.pod_log().await, needles, max)
     }
 
     async fn log_tail(&self, n: usize) -> String {
