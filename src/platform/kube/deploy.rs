@@ -6,9 +6,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
 use super::error::KubeError;
@@ -24,52 +23,6 @@ use super::s3_server;
 use super::wait;
 use crate::client::objstore::{S3Credentials, S3Target};
 use crate::platform::{Endpoints, Stores};
-
-/// Creates the run's namespace; one that already exists is not ours, and
-/// is an error (stackproof touches only what it created).
-pub async fn create_namespace(client: &Client, ns: &str, run_id: &str) -> Result<(), KubeError> {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let obj = Namespace {
-        metadata: ObjectMeta {
-            name: Some(ns.into()),
-            labels: Some(run_labels(run_id)),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    match api.create(&PostParams::default(), &obj).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Err(KubeError::Env {
-            var: format!("namespace {ns}"),
-            message: "already exists and stackproof did not create it: use another run id".into(),
-        }),
-        Err(e) => Err(KubeError::Api {
-            what: format!("create namespace {ns}"),
-            source: e,
-        }),
-    }
-}
-
-/// One line per pod in `ns`: name, phase, readiness and waiting reasons.
-pub async fn pod_summary(client: &Client, ns: &str) -> String {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    match pods.list(&kube::api::ListParams::default()).await {
-        Err(e) => format!("(could not list pods: {e})"),
-        Ok(list) if list.items.is_empty() => "(no pods)".into(),
-        Ok(list) => list
-            .items
-            .iter()
-            .map(|p| {
-                let name = p.metadata.name.clone().unwrap_or_default();
-                match wait::pod_ready(Some(p)) {
-                    Ok(()) => format!("{name}: ready"),
-                    Err(why) => format!("{name}: {why}"),
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    }
-}
 
 impl KubePlatform {
     /// Deploys the stack into a new namespace and waits until both

@@ -9,6 +9,7 @@
 //! Alertmanager), Thanos store / compact / query, Loki 3 single binary, and,
 //! on kind, the S3 server.
 
+mod access;
 mod bundle;
 pub mod cmd;
 mod deploy;

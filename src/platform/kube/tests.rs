@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kube::Client;
 
-use super::deploy::create_namespace;
 use super::manifests::Applier;
+use super::names::create_namespace;
 use super::names::*;
 use super::s3_server::S3Server;
 use super::*;
