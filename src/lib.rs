@@ -19,6 +19,7 @@ pub mod report;
 pub mod repro;
 pub mod scenario;
 pub mod session;
+pub mod sink;
 pub mod stack;
 pub mod suite;
 pub mod twins;
