@@ -18,6 +18,7 @@ pub mod process;
 pub mod report;
 pub mod repro;
 pub mod scenario;
+pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod stack;

@@ -17,17 +17,9 @@ pub struct S3Credentials {
 impl S3Credentials {
     /// Fresh random credentials.
     pub fn generate() -> Self {
-        use rand::{Rng, distributions::Alphanumeric};
-        let gen_str = |n| {
-            rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(n)
-                .map(char::from)
-                .collect::<String>()
-        };
         Self {
-            access_key: format!("sp{}", gen_str(14)),
-            secret_key: gen_str(32),
+            access_key: format!("sp{}", crate::secret::random_word(14)),
+            secret_key: crate::secret::random_word(32),
         }
     }
 }

@@ -3,16 +3,14 @@
 //! state machine and parser are the `mailin` crate's; this module owns the
 //! sockets, checks the credentials and keeps every message whole.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use mailin::{Action, AuthMechanism, Handler, Response, SessionBuilder, response};
-use rand::Rng;
-use rand::distributions::Alphanumeric;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpStream;
 
+use super::LoopbackServer;
 use super::mail::Mail;
 
 /// The longest line the sink accepts (RFC 5321 allows 1000 octets; the
@@ -39,16 +37,12 @@ impl std::fmt::Debug for SmtpCredentials {
 impl SmtpCredentials {
     /// Fresh random credentials.
     pub fn generate() -> Self {
-        let word = |n| {
-            rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(n)
-                .map(char::from)
-                .collect::<String>()
-        };
         Self {
-            username: format!("stackproof-{}", word(8).to_ascii_lowercase()),
-            password: word(32),
+            username: format!(
+                "stackproof-{}",
+                crate::secret::random_word(8).to_ascii_lowercase()
+            ),
+            password: crate::secret::random_word(32),
         }
     }
 }
@@ -71,42 +65,25 @@ struct Shared {
 /// The running sink. Dropping it closes the listener and every session.
 #[derive(Debug)]
 pub struct MailSink {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: LoopbackServer,
 }
 
 impl MailSink {
     /// Listens on 127.0.0.1 at a free port; only `credentials` may send.
     pub async fn start(credentials: SmtpCredentials) -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
-        let server = tokio::spawn(async move {
-            // Sessions live in this set: aborting the server drops it, which
-            // aborts every session.
-            let mut sessions = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((stream, peer)) = accepted else { continue };
-                        sessions.spawn(session(stream, peer, credentials.clone(), s.clone()));
-                    }
-                    Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-                }
-            }
-        });
-        Ok(Self {
-            addr,
-            shared,
-            server,
+        let server = LoopbackServer::start(move |stream, peer| {
+            session(stream, peer, credentials.clone(), s.clone())
         })
+        .await?;
+        Ok(Self { shared, server })
     }
 
     /// `host:port`, Alertmanager's `smarthost`.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Every message received whole, in arrival order.
@@ -122,12 +99,6 @@ impl MailSink {
     /// The user names of refused AUTH attempts (never the passwords).
     pub fn auth_failures(&self) -> Vec<String> {
         self.shared.auth_failures.lock().unwrap().clone()
-    }
-}
-
-impl Drop for MailSink {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 

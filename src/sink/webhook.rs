@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -14,9 +13,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 
+use super::LoopbackServer;
 use crate::data::exporter::now_ms;
 
 /// One alert of a notification.
@@ -51,47 +49,31 @@ struct Shared {
 /// The running receiver. Dropping it closes the listener and connections.
 #[derive(Debug)]
 pub struct WebhookSink {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: LoopbackServer,
 }
 
 impl WebhookSink {
     /// Listens on 127.0.0.1 at a free port.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
-        let server = tokio::spawn(async move {
-            // Connections live in this set: aborting the server aborts them.
-            let mut conns = JoinSet::new();
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let s = s.clone();
-                        conns.spawn(async move {
-                            let svc = service_fn(move |req| receive(req, s.clone()));
-                            let _ = http1::Builder::new()
-                                .serve_connection(TokioIo::new(stream), svc)
-                                .await;
-                        });
-                    }
-                    Some(_) = conns.join_next(), if !conns.is_empty() => {}
-                }
+        let server = LoopbackServer::start(move |stream, _| {
+            let s = s.clone();
+            async move {
+                let svc = service_fn(move |req| receive(req, s.clone()));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             }
-        });
-        Ok(Self {
-            addr,
-            shared,
-            server,
         })
+        .await?;
+        Ok(Self { shared, server })
     }
 
     /// The URL to configure in `webhook_configs`.
     pub fn url(&self) -> String {
-        format!("http://{}/alerts", self.addr)
+        format!("http://{}/alerts", self.server.addr())
     }
 
     /// Every notification received, in arrival order.
@@ -102,12 +84,6 @@ impl WebhookSink {
     /// Bodies that were not a v4 payload.
     pub fn unparsed(&self) -> Vec<String> {
         self.shared.unparsed.lock().unwrap().clone()
-    }
-}
-
-impl Drop for WebhookSink {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
