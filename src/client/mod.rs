@@ -1,5 +1,6 @@
 //! Clients for the components' APIs.
 
+pub mod alertmanager;
 pub mod loki;
 pub mod objstore;
 pub mod prom;

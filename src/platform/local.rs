@@ -314,6 +314,7 @@ impl LocalStack {
                 replica: i.to_string(),
                 scrape_interval: b.shape.scrape_interval,
                 exporter_target: exporter.target(),
+                alerting: None,
             };
             let cfg_file = configs.join(format!("prometheus-{i}.yml"));
             write_private(&cfg_file, &cfg.render())?;

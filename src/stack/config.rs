@@ -14,9 +14,12 @@ pub struct PrometheusConfig {
     pub replica: String,
     pub scrape_interval: Duration,
     pub exporter_target: String,
+    /// Rules and Alertmanagers, once a scenario sets up alerting.
+    pub alerting: Option<crate::stack::alertmanager::PromAlerting>,
 }
 
-fn go_duration(d: Duration) -> String {
+/// `d` as a Go duration string (`30s`, `250ms`).
+pub(crate) fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -29,7 +32,12 @@ impl PrometheusConfig {
     /// `prometheus.yml`.
     pub fn render(&self) -> String {
         let interval = go_duration(self.scrape_interval);
-        format!(
+        let alerting = self
+            .alerting
+            .as_ref()
+            .map(|a| a.render())
+            .unwrap_or_default();
+        let base = format!(
             "# Rendered by stackproof.\n\
              global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n  evaluation_interval: {interval}\n  external_labels:\n    cluster: {cluster:?}\n    {rl}: {replica:?}\n\
              scrape_configs:\n  - job_name: stackproof-exporter\n    honor_timestamps: true\n    static_configs:\n      - targets: [{target:?}]\n",
@@ -37,7 +45,8 @@ impl PrometheusConfig {
             rl = self.replica_label,
             replica = self.replica,
             target = self.exporter_target,
-        )
+        );
+        base + &alerting
     }
 }
 
@@ -252,6 +261,7 @@ mod tests {
             replica: "1".into(),
             scrape_interval: Duration::from_secs(1),
             exporter_target: "127.0.0.1:4000".into(),
+            alerting: None,
         };
         let y = c.render();
         assert!(y.contains("scrape_interval: 1s"), "{y}");

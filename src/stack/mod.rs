@@ -1,4 +1,5 @@
 //! How each component is configured and started.
 
+pub mod alertmanager;
 pub mod config;
 pub mod loki;
