@@ -1,5 +1,6 @@
 //! What the scenarios assert, as pure functions over observations.
 
+pub mod alerts;
 pub mod blocks;
 pub mod compaction;
 pub mod dedup;

@@ -1,6 +1,8 @@
 //! The `local` platform: every component as a real process on 127.0.0.1,
 //! free ports, one temp dir per run, each component's output in a log file.
 
+mod alerting;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -218,6 +220,10 @@ pub struct LocalStack {
     compactions: usize,
     /// Started on first use: only the log scenarios need it.
     loki: Option<LocalLoki>,
+    /// The Alertmanager binary, or why there is none.
+    alertmanager_bin: Result<PathBuf, String>,
+    /// The Alertmanagers, once a scenario set alerting up.
+    alerting: Option<alerting::LocalAlerting>,
     _exporter: Exporter,
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
@@ -308,14 +314,7 @@ impl LocalStack {
             let data = root.join(format!("prometheus-{i}"));
             std::fs::create_dir_all(&data)
                 .map_err(PlatformError::io("create a replica data dir"))?;
-            let cfg = PrometheusConfig {
-                cluster: b.shape.cluster.clone(),
-                replica_label: b.shape.replica_label.clone(),
-                replica: i.to_string(),
-                scrape_interval: b.shape.scrape_interval,
-                exporter_target: exporter.target(),
-                alerting: None,
-            };
+            let cfg = replica_config(&b.shape, i, exporter.target(), None);
             let cfg_file = configs.join(format!("prometheus-{i}.yml"));
             write_private(&cfg_file, &cfg.render())?;
             let url = format!("http://127.0.0.1:{port}");
@@ -414,6 +413,8 @@ impl LocalStack {
             ready_after: Duration::ZERO,
             compactions: 0,
             loki: None,
+            alertmanager_bin: versions.binary("alertmanager").map_err(|e| e.to_string()),
+            alerting: None,
             _exporter: exporter,
             dir: Some(dir),
             root,
@@ -543,6 +544,7 @@ impl LocalStack {
         v.extend(self.store.iter());
         v.push(&self.query);
         v.extend(self.extra.iter());
+        v.extend(self.alerting.iter().flat_map(|a| a.alertmanagers.iter()));
         v
     }
 }
@@ -604,6 +606,23 @@ pub async fn wait_replicas_in_query(
     })
     .await?;
     Ok(())
+}
+
+/// Replica `i`'s `prometheus.yml` contents.
+fn replica_config(
+    shape: &StackShape,
+    i: usize,
+    exporter_target: String,
+    alerting: Option<crate::stack::alertmanager::PromAlerting>,
+) -> PrometheusConfig {
+    PrometheusConfig {
+        cluster: shape.cluster.clone(),
+        replica_label: shape.replica_label.clone(),
+        replica: i.to_string(),
+        scrape_interval: shape.scrape_interval,
+        exporter_target,
+        alerting,
+    }
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), PlatformError> {
@@ -721,6 +740,28 @@ impl Platform for LocalStack {
         Ok(self.loki.as_mut().expect("just started"))
     }
 
+    fn alerting_support(&self) -> Result<(), String> {
+        self.alertmanager_bin
+            .as_ref()
+            .map(|_| ())
+            .map_err(Clone::clone)
+    }
+
+    async fn configure_alerting(
+        &mut self,
+        setup: &super::AlertSetup,
+    ) -> Result<super::Alertmanagers, PlatformError> {
+        self.start_alerting(setup).await
+    }
+
+    async fn load_alert_rules(&mut self, group: &str, rules: &str) -> Result<(), PlatformError> {
+        self.reload_rules(group, rules).await
+    }
+
+    async fn kill_alertmanager(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.stop_alertmanager(n)
+    }
+
     async fn compact_once(&mut self, run: &CompactRun) -> Result<CompactPass, PlatformError> {
         self.compactions += 1;
         let objstore = self.root.join("configs").join("objstore.yml");
@@ -803,6 +844,7 @@ impl Drop for LocalStack {
         }
         // Readers first, then writers, then storage.
         drop(self.loki.take());
+        self.alerting.take();
         for m in &mut self.extra {
             m.kill();
         }

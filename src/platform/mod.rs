@@ -2,6 +2,7 @@
 //! scenarios the endpoints and the faults they may cause; scenarios never know
 //! which platform they run on.
 
+mod alerting;
 pub mod cluster;
 mod compact;
 pub mod kind;
@@ -17,6 +18,8 @@ use async_trait::async_trait;
 
 use crate::client::objstore::S3Target;
 pub use loki_service::LokiService;
+
+pub use alerting::{AlertSetup, Alertmanagers};
 
 /// What scenarios reach the stack through.
 #[derive(Debug, Clone)]
@@ -195,6 +198,45 @@ pub trait Platform: Send {
     /// starts and reports it skipped with that line. Required of every
     /// platform, so a new one must answer for each need.
     fn provides(&self, need: Need) -> Result<(), String>;
+    /// Whether [`Platform::configure_alerting`] works here, or why not (one
+    /// line); the `alerting` scenario is skipped with it otherwise.
+    fn alerting_support(&self) -> Result<(), String> {
+        Err(format!(
+            "alerting is not set up on the {} platform yet",
+            self.name()
+        ))
+    }
+    /// (Re)starts the Alertmanagers as `setup` says, points every
+    /// Prometheus replica at all of them with an empty rule file, and waits
+    /// until they are ready (clustered: settled with every peer) and every
+    /// replica lists them.
+    async fn configure_alerting(
+        &mut self,
+        setup: &AlertSetup,
+    ) -> Result<Alertmanagers, PlatformError> {
+        let _ = setup;
+        Err(PlatformError::Unsupported {
+            platform: self.name(),
+            what: "alerting",
+        })
+    }
+    /// Replaces the rule file of every replica with `rules` and waits until
+    /// each running replica has loaded the group named `group`.
+    async fn load_alert_rules(&mut self, group: &str, rules: &str) -> Result<(), PlatformError> {
+        let _ = (group, rules);
+        Err(PlatformError::Unsupported {
+            platform: self.name(),
+            what: "alerting",
+        })
+    }
+    /// Kills Alertmanager `n` at once (SIGKILL).
+    async fn kill_alertmanager(&mut self, n: usize) -> Result<(), PlatformError> {
+        let _ = n;
+        Err(PlatformError::Unsupported {
+            platform: self.name(),
+            what: "alerting",
+        })
+    }
     /// Runs the Thanos compactor once over the bucket (no `--wait`): it
     /// compacts, deduplicates and downsamples what `run` selects, deletes
     /// what it replaced, and exits.

@@ -1,0 +1,302 @@
+//! Alerting on the local platform: the Alertmanager processes (clustered
+//! over gossip on 127.0.0.1, or not), each replica's alerting section and
+//! rule file, and the reloads that make Prometheus pick them up.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{LocalStack, Managed, READY_TIMEOUT, replica_config, write_private};
+use crate::client::alertmanager::AlertmanagerClient;
+use crate::eventually::{Eventually, Probe};
+use crate::platform::{AlertSetup, Alertmanagers, PlatformError};
+use crate::ports::free_port;
+use crate::process::ProcessSpec;
+use crate::stack::alertmanager::{self as am, Cluster, PromAlerting, SmtpReceiver};
+
+/// The running Alertmanagers and what the replicas were told about them.
+pub(super) struct LocalAlerting {
+    pub(super) alertmanagers: Vec<Managed>,
+    prom: PromAlerting,
+}
+
+impl LocalStack {
+    /// See [`crate::platform::Platform::configure_alerting`].
+    pub(super) async fn start_alerting(
+        &mut self,
+        setup: &AlertSetup,
+    ) -> Result<Alertmanagers, PlatformError> {
+        let bin = self
+            .alertmanager_bin
+            .clone()
+            .map_err(|_| PlatformError::Unsupported {
+                platform: "local",
+                what: "alerting without an Alertmanager binary",
+            })?;
+        // A fresh pair each time: no notification log or silences carried
+        // over from an earlier set-up.
+        let generation = crate::data::exporter::now_ms();
+        self.alerting.take();
+        let configs = self.root.join("configs");
+        let logs = self.root.join("logs");
+        let password_file = configs.join("smtp-password");
+        write_private(&password_file, &setup.smtp_credentials.password)?;
+        let config_file = configs.join("alertmanager.yml");
+        let smtp = SmtpReceiver {
+            smarthost: setup.smarthost.clone(),
+            from: setup.from.clone(),
+            to: setup.to.clone(),
+            username: setup.smtp_credentials.username.clone(),
+            password_file,
+        };
+        write_private(
+            &config_file,
+            &am::render(&smtp, &setup.webhook_url, setup.timing),
+        )?;
+        let web: Vec<u16> = (0..setup.alertmanagers)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let gossip: Vec<u16> = (0..setup.alertmanagers)
+            .map(|_| free_port())
+            .collect::<Result<_, _>>()?;
+        let mut alertmanagers = Vec::new();
+        for i in 0..setup.alertmanagers {
+            let storage = self.root.join(format!("alertmanager-{i}-{generation}"));
+            std::fs::create_dir_all(&storage)
+                .map_err(PlatformError::io("create an Alertmanager data dir"))?;
+            let cluster = setup.clustered.then(|| Cluster {
+                listen_port: gossip[i],
+                peers: (0..setup.alertmanagers)
+                    .filter(|j| *j != i)
+                    .map(|j| format!("127.0.0.1:{}", gossip[j]))
+                    .collect(),
+                peer_timeout: setup.peer_timeout,
+            });
+            let url = format!("http://127.0.0.1:{}", web[i]);
+            let mut m = Managed::new(
+                ProcessSpec::new(format!("alertmanager-{i}"), &bin)
+                    .args(am::args(&config_file, &storage, web[i], cluster.as_ref()))
+                    .secret(&setup.smtp_credentials.password),
+                &logs,
+                Some(format!("{url}/-/ready")),
+                Some(url),
+            );
+            m.spawn()?;
+            alertmanagers.push(m);
+        }
+        let rule_file = configs.join("rules.yml");
+        write_private(&rule_file, "groups: []\n")?;
+        let prom = PromAlerting {
+            alertmanagers: web.iter().map(|p| format!("127.0.0.1:{p}")).collect(),
+            drop_label: setup
+                .drop_replica_label
+                .then(|| self.shape.replica_label.clone()),
+            rule_file,
+        };
+        // Held by the stack from here on: an error drops them with it.
+        self.alerting = Some(LocalAlerting {
+            alertmanagers,
+            prom,
+        });
+        let urls = self.wait_alertmanagers(setup).await?;
+        self.point_replicas_at_alertmanagers().await?;
+        Ok(Alertmanagers { urls })
+    }
+
+    /// Ready, then settled: clustered, each sees every member; alone, its
+    /// cluster is disabled.
+    async fn wait_alertmanagers(
+        &mut self,
+        setup: &AlertSetup,
+    ) -> Result<Vec<String>, PlatformError> {
+        let http = self.http.clone();
+        let a = self.alerting.as_mut().expect("alerting set up");
+        let mut urls = Vec::new();
+        for m in &mut a.alertmanagers {
+            m.wait_ready(&http).await?;
+            urls.push(m.url.clone().expect("alertmanager url"));
+        }
+        let (want_status, want_peers) = if setup.clustered {
+            ("ready", setup.alertmanagers)
+        } else {
+            ("disabled", 0)
+        };
+        for url in &urls {
+            let client = AlertmanagerClient::new(url);
+            Eventually::new(
+                format!("{url} to report cluster {want_status} with {want_peers} peer(s)"),
+                READY_TIMEOUT,
+            )
+            .max_delay(Duration::from_millis(500))
+            .until(|| {
+                let client = client.clone();
+                async move {
+                    match client.cluster().await {
+                        Ok(c) if c.status == want_status && c.peers == want_peers => {
+                            Probe::Ready(())
+                        }
+                        Ok(c) => {
+                            Probe::NotYet(format!("cluster {} with {} peer(s)", c.status, c.peers))
+                        }
+                        Err(e) => Probe::NotYet(e.to_string()),
+                    }
+                }
+            })
+            .await?;
+        }
+        Ok(urls)
+    }
+
+    /// Rewrites every replica's config with the alerting section, reloads
+    /// the running ones and waits until each lists every Alertmanager.
+    async fn point_replicas_at_alertmanagers(&mut self) -> Result<(), PlatformError> {
+        let prom = self
+            .alerting
+            .as_ref()
+            .expect("alerting set up")
+            .prom
+            .clone();
+        let target = self._exporter.target();
+        for i in 0..self.replicas.len() {
+            let cfg = replica_config(&self.shape, i, target.clone(), Some(prom.clone()));
+            let file = self
+                .root
+                .join("configs")
+                .join(format!("prometheus-{i}.yml"));
+            write_private(&file, &cfg.render())?;
+        }
+        for url in self.running_prometheus() {
+            reload(&self.http, &url).await?;
+            let want: Vec<String> = prom
+                .alertmanagers
+                .iter()
+                .map(|a| format!("http://{a}/api/v2/alerts"))
+                .collect();
+            let http = self.http.clone();
+            Eventually::new(
+                format!("{url} to list Alertmanagers {want:?} as active"),
+                READY_TIMEOUT,
+            )
+            .max_delay(Duration::from_millis(250))
+            .until(|| {
+                let (http, url, want) = (http.clone(), url.clone(), want.clone());
+                async move {
+                    match get_json(&http, &format!("{url}/api/v1/alertmanagers")).await {
+                        Ok(v) => {
+                            let active: Vec<String> = v["data"]["activeAlertmanagers"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|a| a["url"].as_str().map(str::to_owned))
+                                .collect();
+                            if want.iter().all(|w| active.contains(w)) && active.len() == want.len()
+                            {
+                                Probe::Ready(())
+                            } else {
+                                Probe::NotYet(format!("active: {active:?}"))
+                            }
+                        }
+                        Err(e) => Probe::NotYet(e),
+                    }
+                }
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// See [`crate::platform::Platform::load_alert_rules`].
+    pub(super) async fn reload_rules(
+        &mut self,
+        group: &str,
+        rules: &str,
+    ) -> Result<(), PlatformError> {
+        let file: PathBuf = match &self.alerting {
+            Some(a) => a.prom.rule_file.clone(),
+            None => {
+                return Err(PlatformError::Unsupported {
+                    platform: "local",
+                    what: "rules before configure_alerting",
+                });
+            }
+        };
+        write_private(&file, rules)?;
+        for url in self.running_prometheus() {
+            reload(&self.http, &url).await?;
+            let http = self.http.clone();
+            Eventually::new(format!("{url} to load rule group {group:?}"), READY_TIMEOUT)
+                .max_delay(Duration::from_millis(250))
+                .until(|| {
+                    let (http, url) = (http.clone(), url.clone());
+                    async move {
+                        match get_json(&http, &format!("{url}/api/v1/rules")).await {
+                            Ok(v) => {
+                                let names: Vec<String> = v["data"]["groups"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .filter_map(|g| g["name"].as_str().map(str::to_owned))
+                                    .collect();
+                                if names.iter().any(|n| n == group) {
+                                    Probe::Ready(())
+                                } else {
+                                    Probe::NotYet(format!("groups {names:?}"))
+                                }
+                            }
+                            Err(e) => Probe::NotYet(e),
+                        }
+                    }
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// See [`crate::platform::Platform::kill_alertmanager`].
+    pub(super) fn stop_alertmanager(&mut self, n: usize) -> Result<(), PlatformError> {
+        let a = self
+            .alerting
+            .as_mut()
+            .ok_or(PlatformError::NoSuchReplica(n, 0))?;
+        let len = a.alertmanagers.len();
+        a.alertmanagers
+            .get_mut(n)
+            .ok_or(PlatformError::NoSuchReplica(n, len))?
+            .kill();
+        Ok(())
+    }
+
+    fn running_prometheus(&self) -> Vec<String> {
+        self.replicas
+            .iter()
+            .filter(|r| r.prometheus.proc.is_some())
+            .filter_map(|r| r.prometheus.url.clone())
+            .collect()
+    }
+}
+
+/// `POST /-/reload`; Prometheus answers 500 with the reason when the new
+/// config does not load.
+async fn reload(http: &reqwest::Client, url: &str) -> Result<(), PlatformError> {
+    let r = http
+        .post(format!("{url}/-/reload"))
+        .send()
+        .await
+        .map_err(|e| PlatformError::io(format!("reload {url}"))(std::io::Error::other(e)))?;
+    if r.status().is_success() {
+        return Ok(());
+    }
+    let status = r.status();
+    let body = r.text().await.unwrap_or_default();
+    Err(PlatformError::io(format!("reload {url}"))(
+        std::io::Error::other(format!("{status}: {}", body.trim())),
+    ))
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
+    let r = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| crate::client::error_chain(&e))?;
+    r.json().await.map_err(|e| crate::client::error_chain(&e))
+}
