@@ -235,6 +235,17 @@ mod tests {
         )
     }
 
+    fn expected<'a>(labels: &'a [(&'a str, &'a str)]) -> ExpectedMail<'a> {
+        ExpectedMail {
+            alertname: "StackproofWindow",
+            case: "main",
+            to: "oncall@x",
+            username: "u",
+            replica_label: "replica",
+            labels,
+        }
+    }
+
     const KEY: &str = r#"{}:{alertname="StackproofWindow",case="main",cluster="stackproof"}"#;
     const ALERT: &str = r#"{alertname="StackproofWindow",case="main",cluster="stackproof"};"#;
 
@@ -242,15 +253,10 @@ mod tests {
     fn one_email_passes() {
         let m = mail("firing", KEY, "http://a", ALERT);
         assert_eq!(one_email_per_group(&[&m], "firing", "replica"), Ok(()));
-        let e = ExpectedMail {
-            alertname: "StackproofWindow",
-            case: "main",
-            to: "oncall@x",
-            username: "u",
-            replica_label: "replica",
-            labels: &[("cluster", "stackproof")],
-        };
-        assert_eq!(content_is_right(&m, &e), Ok(()));
+        assert_eq!(
+            content_is_right(&m, &expected(&[("cluster", "stackproof")])),
+            Ok(())
+        );
     }
 
     #[test]
@@ -281,15 +287,7 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("labeldrop"), "{err}");
-        let e = ExpectedMail {
-            alertname: "StackproofWindow",
-            case: "main",
-            to: "oncall@x",
-            username: "u",
-            replica_label: "replica",
-            labels: &[],
-        };
-        let c = content_is_right(&a, &e).unwrap_err();
+        let c = content_is_right(&a, &expected(&[])).unwrap_err();
         assert!(c.contains("carries replica=\"0\""), "{c}");
     }
 

@@ -164,42 +164,22 @@ impl LocalStack {
                 .join(format!("prometheus-{i}.yml"));
             write_private(&file, &cfg.render())?;
         }
+        let want: Vec<String> = prom
+            .alertmanagers
+            .iter()
+            .map(|a| format!("http://{a}/api/v2/alerts"))
+            .collect();
         for url in self.running_prometheus() {
             reload(&self.http, &url).await?;
-            let want: Vec<String> = prom
-                .alertmanagers
-                .iter()
-                .map(|a| format!("http://{a}/api/v2/alerts"))
-                .collect();
-            let http = self.http.clone();
-            Eventually::new(
-                format!("{url} to list Alertmanagers {want:?} as active"),
-                READY_TIMEOUT,
-            )
-            .max_delay(Duration::from_millis(250))
-            .until(|| {
-                let (http, url, want) = (http.clone(), url.clone(), want.clone());
-                async move {
-                    match get_json(&http, &format!("{url}/api/v1/alertmanagers")).await {
-                        Ok(v) => {
-                            let active: Vec<String> = v["data"]["activeAlertmanagers"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .filter_map(|a| a["url"].as_str().map(str::to_owned))
-                                .collect();
-                            if want.iter().all(|w| active.contains(w)) && active.len() == want.len()
-                            {
-                                Probe::Ready(())
-                            } else {
-                                Probe::NotYet(format!("active: {active:?}"))
-                            }
-                        }
-                        Err(e) => Probe::NotYet(e),
-                    }
-                }
-            })
-            .await?;
+            let listed = ApiList {
+                path: "/api/v1/alertmanagers",
+                array: ["activeAlertmanagers", "url"],
+            };
+            listed
+                .wait(&self.http, &url, "active Alertmanagers", |active| {
+                    want.iter().all(|w| active.contains(w)) && active.len() == want.len()
+                })
+                .await?;
         }
         Ok(())
     }
@@ -222,29 +202,13 @@ impl LocalStack {
         write_private(&file, rules)?;
         for url in self.running_prometheus() {
             reload(&self.http, &url).await?;
-            let http = self.http.clone();
-            Eventually::new(format!("{url} to load rule group {group:?}"), READY_TIMEOUT)
-                .max_delay(Duration::from_millis(250))
-                .until(|| {
-                    let (http, url) = (http.clone(), url.clone());
-                    async move {
-                        match get_json(&http, &format!("{url}/api/v1/rules")).await {
-                            Ok(v) => {
-                                let names: Vec<String> = v["data"]["groups"]
-                                    .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .filter_map(|g| g["name"].as_str().map(str::to_owned))
-                                    .collect();
-                                if names.iter().any(|n| n == group) {
-                                    Probe::Ready(())
-                                } else {
-                                    Probe::NotYet(format!("groups {names:?}"))
-                                }
-                            }
-                            Err(e) => Probe::NotYet(e),
-                        }
-                    }
+            let listed = ApiList {
+                path: "/api/v1/rules",
+                array: ["groups", "name"],
+            };
+            listed
+                .wait(&self.http, &url, "rule groups", |names| {
+                    names.iter().any(|n| n == group)
                 })
                 .await?;
         }
@@ -290,6 +254,52 @@ async fn reload(http: &reqwest::Client, url: &str) -> Result<(), PlatformError> 
     Err(PlatformError::io(format!("reload {url}"))(
         std::io::Error::other(format!("{status}: {}", body.trim())),
     ))
+}
+
+/// A list in a Prometheus API answer: `data.<array.0>[].<array.1>`.
+struct ApiList {
+    path: &'static str,
+    array: [&'static str; 2],
+}
+
+impl ApiList {
+    /// Polls `url` + `path` until `ok` holds for the listed strings; on
+    /// timeout says what was listed last.
+    async fn wait(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        what: &str,
+        ok: impl Fn(&[String]) -> bool,
+    ) -> Result<(), PlatformError> {
+        let [array, field] = self.array;
+        let ok = &ok;
+        Eventually::new(
+            format!("{url}{} to list the expected {what}", self.path),
+            READY_TIMEOUT,
+        )
+        .max_delay(Duration::from_millis(250))
+        .until(|| async move {
+            match get_json(http, &format!("{url}{}", self.path)).await {
+                Ok(v) => {
+                    let listed: Vec<String> = v["data"][array]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x[field].as_str().map(str::to_owned))
+                        .collect();
+                    if ok(&listed) {
+                        Probe::Ready(())
+                    } else {
+                        Probe::NotYet(format!("{what}: {listed:?}"))
+                    }
+                }
+                Err(e) => Probe::NotYet(e),
+            }
+        })
+        .await?;
+        Ok(())
+    }
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
