@@ -64,7 +64,7 @@ pub fn alert_labels(m: &Mail) -> Vec<BTreeMap<String, String>> {
 }
 
 /// The mails about alerts of scenario case `case` with status `status`.
-pub fn of_case<'a>(mails: &'a [Mail], case: &str, status: &str) -> Vec<&'a Mail> {
+pub fn of_case(mails: &[Mail], case: &str, status: &str) -> Vec<Mail> {
     mails
         .iter()
         .filter(|m| m.header(headers::STATUS) == Some(status))
@@ -73,6 +73,7 @@ pub fn of_case<'a>(mails: &'a [Mail], case: &str, status: &str) -> Vec<&'a Mail>
                 .iter()
                 .any(|l| l.get("case").map(String::as_str) == Some(case))
         })
+        .cloned()
         .collect()
 }
 
@@ -81,7 +82,7 @@ pub fn of_case<'a>(mails: &'a [Mail], case: &str, status: &str) -> Vec<&'a Mail>
 /// The error names the kind of duplicate: groups that differ only in the
 /// replica label, or the same group sent by several Alertmanagers.
 pub fn one_email_per_group(
-    mails: &[&Mail],
+    mails: &[Mail],
     status: &str,
     replica_label: &str,
 ) -> Result<(), String> {
@@ -252,7 +253,10 @@ mod tests {
     #[test]
     fn one_email_passes() {
         let m = mail("firing", KEY, "http://a", ALERT);
-        assert_eq!(one_email_per_group(&[&m], "firing", "replica"), Ok(()));
+        assert_eq!(
+            one_email_per_group(std::slice::from_ref(&m), "firing", "replica"),
+            Ok(())
+        );
         assert_eq!(
             content_is_right(&m, &expected(&[("cluster", "stackproof")])),
             Ok(())
@@ -275,7 +279,7 @@ mod tests {
             "http://a",
             r#"{alertname="StackproofWindow",case="main",replica="1"};"#,
         );
-        let err = one_email_per_group(&[&a, &b], "firing", "replica").unwrap_err();
+        let err = one_email_per_group(&[a.clone(), b.clone()], "firing", "replica").unwrap_err();
         assert!(
             err.starts_with(
                 "2 firing emails for one alert group {alertname=\"StackproofWindow\",case=\"main\"}"
@@ -295,7 +299,7 @@ mod tests {
     fn duplicates_from_unclustered_alertmanagers_are_named() {
         let a = mail("firing", KEY, "http://127.0.0.1:1", ALERT);
         let b = mail("firing", KEY, "http://127.0.0.1:2", ALERT);
-        let err = one_email_per_group(&[&a, &b], "firing", "replica").unwrap_err();
+        let err = one_email_per_group(&[a.clone(), b.clone()], "firing", "replica").unwrap_err();
         assert!(
             err.contains("sent by 2 Alertmanagers (http://127.0.0.1:1, http://127.0.0.1:2)"),
             "{err}"

@@ -1,5 +1,6 @@
 //! Scenarios by stable id, and what they report.
 
+pub mod alerting;
 #[cfg(test)]
 pub(crate) mod bare;
 pub mod blocks_in_bucket;
@@ -123,10 +124,11 @@ pub const IDS: &[&str] = &[
     object_storage_outage::ID,
     logs::ID,
     log_chunks::ID,
+    alerting::ID,
 ];
 
 /// Ids from the design that later work will add; asking for one says so.
-pub const PLANNED: &[&str] = &["alerting", "upgrade", "heap_profile"];
+pub const PLANNED: &[&str] = &["upgrade", "heap_profile"];
 
 /// What scenario `id` needs beyond the stack every platform runs.
 pub fn needs(id: &str) -> &'static [Need] {
@@ -161,6 +163,7 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
         object_storage_outage::ID => object_storage_outage::run(platform, outage, wait).await,
         logs::ID => logs::run(platform, &logs::Params::default()).await,
         log_chunks::ID => log_chunks::run(platform).await,
+        alerting::ID => alerting::run(platform).await,
         other => {
             ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet"))
         }
