@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
 use crate::check::alerts::{ExpectedMail, content_is_right, one_email_per_group};
-use crate::platform::{AlertSetup, Platform};
+use crate::platform::{AlertSetup, Alertmanagers, Platform};
 use crate::sink::smtp::{MailSink, SmtpCredentials};
 use crate::sink::webhook::WebhookSink;
 use crate::stack::alertmanager::NotifyTiming;
@@ -90,12 +90,7 @@ pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
 }
 
 async fn run_inner(p: &mut dyn Platform, report: &mut ScenarioReport) -> Result<(), String> {
-    let timing = Timing::of(p.shape());
-    let sinks = Sinks::start().await?;
-    let ams = p
-        .configure_alerting(&sinks.setup(&timing, true, true))
-        .await
-        .map_err(|e| format!("set up alerting: {e}"))?;
+    let (timing, sinks, ams) = set_up(p, Rig::Ha).await?;
 
     let t = Instant::now();
     let main = Window::open(p, &ams, &timing, "main")
@@ -177,65 +172,67 @@ fn check_case(
 /// Twin: the replicas keep their replica label on alerts. Must fail
 /// [`checks::FIRING_ONCE`] naming the replica label.
 pub async fn twin_replica_label_kept(p: &mut dyn Platform) -> ScenarioReport {
-    twin(p, "replica-label-kept", true, false).await
+    twin(p, "replica-label-kept", Rig::ReplicaLabelKept, false).await
 }
 
 /// Twin: the two Alertmanagers run alone. Must fail [`checks::FIRING_ONCE`]
 /// naming both senders.
 pub async fn twin_not_clustered(p: &mut dyn Platform) -> ScenarioReport {
-    twin(p, "not-clustered", false, true).await
+    twin(p, "not-clustered", Rig::NotClustered, false).await
 }
 
 /// Twin: a rule whose condition never holds in the window. Must fail
 /// [`checks::FIRING_ONCE`] with "no email in N s" and what Alertmanager's
 /// API shows.
 pub async fn twin_no_rule_firing(p: &mut dyn Platform) -> ScenarioReport {
-    let mut report = ScenarioReport::new(ID);
-    let r: Result<(), String> = async {
-        let timing = Timing::of(p.shape());
-        let sinks = Sinks::start().await?;
-        let ams = p
-            .configure_alerting(&sinks.setup(&timing, true, true))
-            .await
-            .map_err(|e| format!("set up alerting: {e}"))?;
-        let t = Instant::now();
-        let w = Window::never(p, &ams, &timing, "no-rule-firing")
-            .await?
-            .watch(p, &sinks, Fault::None)
-            .await?;
-        let firing = w
-            .no_email_reason
-            .clone()
-            .map_or_else(|| one_email_per_group(&w.firing, "firing", "replica"), Err);
-        report.check(checks::FIRING_ONCE, t, firing);
-        Ok(())
-    }
-    .await;
-    if let Err(e) = r {
-        report.check("scenario ran to the end", Instant::now(), Err(e));
-    }
-    report
+    twin(p, "no-rule-firing", Rig::Ha, true).await
 }
 
-async fn twin(
-    p: &mut dyn Platform,
-    case: &str,
-    clustered: bool,
-    drop_replica_label: bool,
-) -> ScenarioReport {
+/// How the Alertmanagers and replicas are set up.
+#[derive(Debug, Clone, Copy)]
+enum Rig {
+    /// Clustered Alertmanagers, replica label dropped: the right set-up.
+    Ha,
+    ReplicaLabelKept,
+    NotClustered,
+}
+
+impl Rig {
+    /// `(clustered, replica label dropped)`.
+    fn switches(self) -> (bool, bool) {
+        match self {
+            Rig::Ha => (true, true),
+            Rig::ReplicaLabelKept => (true, false),
+            Rig::NotClustered => (false, true),
+        }
+    }
+}
+
+/// Starts the sinks and sets alerting up as `rig` says.
+async fn set_up(p: &mut dyn Platform, rig: Rig) -> Result<(Timing, Sinks, Alertmanagers), String> {
+    let (clustered, drop_replica_label) = rig.switches();
+    let timing = Timing::of(p.shape());
+    let sinks = Sinks::start().await?;
+    let ams = p
+        .configure_alerting(&sinks.setup(&timing, clustered, drop_replica_label))
+        .await
+        .map_err(|e| format!("set up alerting: {e}"))?;
+    Ok((timing, sinks, ams))
+}
+
+/// One window of `case` on `rig`, no fault, judged by the scenario's own
+/// checks; `never`: the rule's condition does not hold in it.
+async fn twin(p: &mut dyn Platform, case: &str, rig: Rig, never: bool) -> ScenarioReport {
     let mut report = ScenarioReport::new(ID);
     let r: Result<(), String> = async {
-        let timing = Timing::of(p.shape());
-        let sinks = Sinks::start().await?;
-        let ams = p
-            .configure_alerting(&sinks.setup(&timing, clustered, drop_replica_label))
-            .await
-            .map_err(|e| format!("set up alerting: {e}"))?;
+        let (timing, sinks, ams) = set_up(p, rig).await?;
         let t = Instant::now();
-        let w = Window::open(p, &ams, &timing, case)
-            .await?
-            .watch(p, &sinks, Fault::None)
-            .await?;
+        let window = if never {
+            Window::never(p, &ams, &timing, case).await?
+        } else {
+            Window::open(p, &ams, &timing, case).await?
+        };
+        let w = window.watch(p, &sinks, Fault::None).await?;
         let label = p.shape().replica_label.clone();
         check_case(&mut report, &w, &sinks, &label, t);
         w.facts(&mut report);
