@@ -25,6 +25,12 @@ pub const TWINS: &[(&str, &str)] = &[
         "the compactor's default (naive) merge of the replicas",
     ),
     (NO_COMPACTOR, "the backfill without a compactor pass"),
+    (
+        REPLICA_LABEL_KEPT,
+        "both replicas send alerts with their replica label",
+    ),
+    (NOT_CLUSTERED, "two Alertmanagers that do not gossip"),
+    (NO_RULE_FIRING, "a rule whose condition never holds"),
 ];
 
 const NO_REPLICA_LABEL: &str = "ha_dedup/no_replica_label";
@@ -33,6 +39,9 @@ const WRONG_CREDENTIALS: &str = "blocks_in_bucket/wrong_credentials";
 const NO_STORE_GATEWAY: &str = "history_from_bucket/no_store_gateway";
 const NAIVE_DEDUP: &str = "compactor/naive_dedup";
 const NO_COMPACTOR: &str = "compactor/no_compactor";
+const REPLICA_LABEL_KEPT: &str = "alerting/replica_label_kept";
+const NOT_CLUSTERED: &str = "alerting/not_clustered";
+const NO_RULE_FIRING: &str = "alerting/no_rule_firing";
 
 /// True for a twin id.
 pub fn is_twin(id: &str) -> bool {
@@ -44,7 +53,8 @@ pub fn is_twin(id: &str) -> bool {
 pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
     let started = std::time::Instant::now();
     use scenario::{
-        blocks_in_bucket as b, compactor as c, ha_dedup as h, history_from_bucket as s,
+        alerting as a, blocks_in_bucket as b, compactor as c, ha_dedup as h,
+        history_from_bucket as s,
     };
     // Skipped before anything is broken, as the runner does for scenarios.
     let needs: &[Need] = match id {
@@ -63,6 +73,9 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         NO_STORE_GATEWAY => s::twin_without_store_gateway(p, wait).await,
         NAIVE_DEDUP => c::twin_naive_dedup(p).await,
         NO_COMPACTOR => c::twin_without_compactor(p).await,
+        REPLICA_LABEL_KEPT => a::twin_replica_label_kept(p).await,
+        NOT_CLUSTERED => a::twin_not_clustered(p).await,
+        NO_RULE_FIRING => a::twin_no_rule_firing(p).await,
         other => return scenario::run(other, p).await,
     };
     r.duration = started.elapsed();

@@ -223,6 +223,9 @@ async fn set_up(p: &mut dyn Platform, rig: Rig) -> Result<(Timing, Sinks, Alertm
 /// One window of `case` on `rig`, no fault, judged by the scenario's own
 /// checks; `never`: the rule's condition does not hold in it.
 async fn twin(p: &mut dyn Platform, case: &str, rig: Rig, never: bool) -> ScenarioReport {
+    if let Err(why) = p.alerting_support() {
+        return ScenarioReport::skipped(ID, &why);
+    }
     let mut report = ScenarioReport::new(ID);
     let r: Result<(), String> = async {
         let (timing, sinks, ams) = set_up(p, rig).await?;
