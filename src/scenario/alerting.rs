@@ -252,3 +252,28 @@ async fn twin(p: &mut dyn Platform, case: &str, rig: Rig, never: bool) -> Scenar
 fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Outcome;
+    use crate::scenario::bare::Bare;
+
+    #[tokio::test]
+    async fn where_alerting_is_not_set_up_the_scenario_and_its_twins_skip_untouched() {
+        // Bare panics on any fault: reaching one fails this test.
+        let mut p = Bare::new();
+        for r in [
+            run(&mut p).await,
+            twin_replica_label_kept(&mut p).await,
+            twin_not_clustered(&mut p).await,
+            twin_no_rule_firing(&mut p).await,
+        ] {
+            assert_eq!(r.checks.len(), 1, "{r:#?}");
+            assert_eq!(
+                r.checks[0].outcome,
+                Outcome::Skipped("alerting is not set up on the bare platform yet".into())
+            );
+        }
+    }
+}
