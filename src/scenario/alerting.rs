@@ -109,6 +109,7 @@ async fn run_inner(p: &mut dyn Platform, report: &mut ScenarioReport) -> Result<
         .await?
         .watch(p, &sinks, Fault::KillAlertmanager0)
         .await?;
+    down.facts(report);
     let firing = down.firing.len();
     let resolved = down.resolved.len();
     report.fact(
