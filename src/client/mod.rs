@@ -3,6 +3,7 @@
 pub mod alertmanager;
 pub mod loki;
 pub mod objstore;
+pub mod pprof;
 pub mod prom;
 
 /// The whole chain of an error (e.g. reqwest's: "error sending request:
