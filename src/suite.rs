@@ -271,6 +271,9 @@ async fn run_scenarios(
                 eprintln!("stackproof: {id} skipped: {why}");
             }
         }
+        if let Some(dir) = report::write_artifacts(report_dir, &r)? {
+            eprintln!("stackproof: {id}'s files in {}", dir.display());
+        }
         if !r.passed() {
             let repro = format!(
                 "stackproof repro <this bundle>   (or: cargo run -- run --platform {} --scenario {id})",

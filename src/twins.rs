@@ -31,6 +31,10 @@ pub const TWINS: &[(&str, &str)] = &[
     ),
     (NOT_CLUSTERED, "two Alertmanagers that do not gossip"),
     (NO_RULE_FIRING, "a rule whose condition never holds"),
+    (
+        NO_PROFILE,
+        "the object store, which serves no heap profile, profiled too",
+    ),
 ];
 
 const NO_REPLICA_LABEL: &str = "ha_dedup/no_replica_label";
@@ -42,6 +46,7 @@ const NO_COMPACTOR: &str = "compactor/no_compactor";
 const REPLICA_LABEL_KEPT: &str = "alerting/replica_label_kept";
 const NOT_CLUSTERED: &str = "alerting/not_clustered";
 const NO_RULE_FIRING: &str = "alerting/no_rule_firing";
+const NO_PROFILE: &str = "heap_profile/component_without_profile";
 
 /// True for a twin id.
 pub fn is_twin(id: &str) -> bool {
@@ -76,6 +81,7 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         REPLICA_LABEL_KEPT => a::twin_replica_label_kept(p).await,
         NOT_CLUSTERED => a::twin_not_clustered(p).await,
         NO_RULE_FIRING => a::twin_no_rule_firing(p).await,
+        NO_PROFILE => scenario::heap_profile::twin_component_without_profile(p).await,
         other => return scenario::run(other, p).await,
     };
     r.duration = started.elapsed();

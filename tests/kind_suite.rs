@@ -12,7 +12,7 @@ mod common;
 use stackproof::platform::Platform;
 use stackproof::platform::kind::{KindOptions, KindPlatform, images};
 use stackproof::platform::kube::pins;
-use stackproof::scenario::{self, Outcome, alerting, log_chunks, logs};
+use stackproof::scenario::{self, Outcome, alerting, heap_profile, log_chunks, logs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_passes_on_kind_and_a_failure_bundle_holds_the_pods_logs() {
@@ -32,7 +32,7 @@ async fn every_scenario_passes_on_kind_and_a_failure_bundle_holds_the_pods_logs(
 
     for id in scenario::IDS
         .iter()
-        .filter(|id| ![logs::ID, log_chunks::ID, alerting::ID].contains(id))
+        .filter(|id| ![logs::ID, log_chunks::ID, alerting::ID, heap_profile::ID].contains(id))
     {
         let r = scenario::run(id, &mut p).await;
         common::logs::show(&r);
@@ -44,12 +44,15 @@ async fn every_scenario_passes_on_kind_and_a_failure_bundle_holds_the_pods_logs(
         eprintln!("{id} on kind: {:.1}s", r.duration.as_secs_f64());
     }
 
-    // Alerting is not set up on kind yet: skipped, with its reason.
-    let r = scenario::run(alerting::ID, &mut p).await;
-    assert!(
-        matches!(&r.checks[0].outcome, Outcome::Skipped(why) if why.contains("kind")),
-        "{r:#?}"
-    );
+    // Alerting and heap profiles are not set up on kind yet: skipped,
+    // each with its reason.
+    for id in [alerting::ID, heap_profile::ID] {
+        let r = scenario::run(id, &mut p).await;
+        assert!(
+            matches!(&r.checks[0].outcome, Outcome::Skipped(why) if why.contains("kind")),
+            "{r:#?}"
+        );
+    }
 
     if !with_loki {
         let r = scenario::run(logs::ID, &mut p).await;

@@ -740,6 +740,22 @@ impl Platform for LocalStack {
         Ok(self.loki.as_mut().expect("just started"))
     }
 
+    fn heap_profile_targets(&self) -> Result<Vec<(String, String)>, String> {
+        // Every Go component of the stack serves pprof on its HTTP port;
+        // the Prometheus and Thanos ones are what the seed profiles.
+        Ok(self
+            .components()
+            .into_iter()
+            .filter(|c| c.pid.is_some())
+            .filter(|c| {
+                ["prometheus-", "sidecar-", "store", "query"]
+                    .iter()
+                    .any(|p| c.name.starts_with(p))
+            })
+            .filter_map(|c| Some((c.name, c.url?)))
+            .collect())
+    }
+
     fn alerting_support(&self) -> Result<(), String> {
         self.alertmanager_bin
             .as_ref()

@@ -229,6 +229,15 @@ pub trait Platform: Send {
             what: "alerting",
         })
     }
+    /// The Prometheus and Thanos components whose `/debug/pprof/heap` the
+    /// harness can read, as `(name, HTTP base URL)`, or why none (one line);
+    /// `heap_profile` is skipped with it.
+    fn heap_profile_targets(&self) -> Result<Vec<(String, String)>, String> {
+        Err(format!(
+            "heap profiles are not collected on the {} platform yet",
+            self.name()
+        ))
+    }
     /// Kills Alertmanager `n` at once (SIGKILL).
     async fn kill_alertmanager(&mut self, n: usize) -> Result<(), PlatformError> {
         let _ = n;

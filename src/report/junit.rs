@@ -61,6 +61,7 @@ mod tests {
                 },
             ],
             facts: vec![],
+            artifacts: vec![],
             duration: Duration::from_secs(3),
         };
         let xml = render("stackproof", &[r]);

@@ -45,13 +45,30 @@ pub fn totals(reports: &[ScenarioReport]) -> Totals {
 }
 
 pub(crate) fn write(path: &Path, text: &str) -> Result<(), ReportError> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// Writes `r`'s artifacts into `dir/<scenario id>/`; returns that dir, or
+/// None when there were none.
+pub fn write_artifacts(dir: &Path, r: &ScenarioReport) -> Result<Option<PathBuf>, ReportError> {
+    if r.artifacts.is_empty() {
+        return Ok(None);
+    }
+    let out = dir.join(r.id.replace('/', "-"));
+    for a in &r.artifacts {
+        write_bytes(&out.join(&a.name), &a.bytes)?;
+    }
+    Ok(Some(out))
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| ReportError {
             path: parent.to_owned(),
             source,
         })?;
     }
-    std::fs::write(path, text).map_err(|source| ReportError {
+    std::fs::write(path, bytes).map_err(|source| ReportError {
         path: path.to_owned(),
         source,
     })

@@ -6,6 +6,7 @@ pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
 pub mod ha_dedup;
+pub mod heap_profile;
 pub mod history_from_bucket;
 pub mod log_chunks;
 pub mod logs;
@@ -41,7 +42,24 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckReport>,
     /// Measured facts worth a line in the report (e.g. a hole's span).
     pub facts: Vec<(String, String)>,
+    /// Files the scenario captured (e.g. heap profiles); the runner writes
+    /// them into the report dir under `<id>/`.
+    pub artifacts: Vec<Artifact>,
     pub duration: Duration,
+}
+
+/// A file a scenario captured for the report.
+#[derive(Clone, PartialEq)]
+pub struct Artifact {
+    /// File name, no directories.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Artifact({}, {} bytes)", self.name, self.bytes.len())
+    }
 }
 
 impl ScenarioReport {
@@ -51,6 +69,7 @@ impl ScenarioReport {
             id: id.to_owned(),
             checks: Vec::new(),
             facts: Vec::new(),
+            artifacts: Vec::new(),
             duration: Duration::ZERO,
         }
     }
@@ -125,10 +144,12 @@ pub const IDS: &[&str] = &[
     logs::ID,
     log_chunks::ID,
     alerting::ID,
+    // Last: the profiles show what the whole run left in memory.
+    heap_profile::ID,
 ];
 
 /// Ids from the design that later work will add; asking for one says so.
-pub const PLANNED: &[&str] = &["upgrade", "heap_profile"];
+pub const PLANNED: &[&str] = &["upgrade"];
 
 /// What scenario `id` needs beyond the stack every platform runs.
 pub fn needs(id: &str) -> &'static [Need] {
@@ -164,6 +185,7 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
         logs::ID => logs::run(platform, &logs::Params::default()).await,
         log_chunks::ID => log_chunks::run(platform).await,
         alerting::ID => alerting::run(platform).await,
+        heap_profile::ID => heap_profile::run(platform).await,
         other => {
             ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet"))
         }
