@@ -9,9 +9,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use stackproof::cancel::{self, Interrupt, SignalScope};
 use stackproof::platform::local::LocalStack;
+use stackproof::report::json::RunView;
+use stackproof::report::status::RunStatus;
 use stackproof::suite::{self, PlatformKind};
 use stackproof::versions::Versions;
 
+#[path = "stackproof/finish.rs"]
+mod finish;
 #[path = "stackproof/people.rs"]
 mod people;
 
@@ -60,6 +64,19 @@ impl From<KubeArgs> for suite::KubeTarget {
     }
 }
 
+/// How `run` and `check` report and what they count as a pass.
+#[derive(clap::Args)]
+struct OutArgs {
+    /// `text` (summary.md on stdout) or `json` (the report, schema
+    /// stackproof.report/v1, on stdout; also written as report.json).
+    #[arg(long, value_enum, default_value = "text")]
+    format: finish::Format,
+    /// Exit 4 when any check was skipped (e.g. no Loki), for CI that
+    /// expects every scenario to run. Everything skipped is exit 3 anyway.
+    #[arg(long)]
+    fail_on_skip: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run scenarios and write junit.xml, summary.md and failure bundles.
@@ -77,6 +94,8 @@ enum Cmd {
         checks: Vec<PathBuf>,
         #[command(flatten)]
         kube: KubeArgs,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Start the stack, print every URL and the credentials file, keep it
     /// up until Ctrl-C, then leave nothing behind.
@@ -107,6 +126,8 @@ enum Cmd {
         report_dir: PathBuf,
         #[command(flatten)]
         kube: KubeArgs,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Replay a failure bundle (same versions, platform, scenario or file)
     /// and say whether it failed the same way (exit 0) or not (exit 1).
@@ -190,40 +211,36 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             report_dir,
             checks,
             kube,
+            out,
         } => {
             let ids = suite::select(&scenarios)?;
             let target = kube.into();
             let checks = people::load_checks(&checks)?;
-            let out = suite::run(platform.into(), &target, &ids, &checks, &report_dir)
+            let kind: PlatformKind = platform.into();
+            let o = suite::run(kind, &target, &ids, &checks, &report_dir)
                 .await
                 .context("stackproof run")?;
-            println!(
-                "{}",
-                std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default()
+            let status = RunStatus::of(
+                &o.totals,
+                o.start_error.is_some(),
+                o.interrupted,
+                out.fail_on_skip,
             );
-            let t = out.totals;
-            if let Some(why) = out.interrupted {
-                println!(
-                    "stackproof: interrupted by {why} after {:.1}s, not a pass ({} passed, {} failed, {} skipped); \
-                     {}; report in {}",
-                    out.wall_secs,
-                    t.passed,
-                    t.failed,
-                    t.skipped,
-                    cancel::teardown_words(),
-                    out.report_dir.display()
-                );
-                return Ok(ExitCode::from(why.exit_code()));
-            }
-            println!(
-                "stackproof: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
-                t.passed,
-                t.failed,
-                t.skipped,
-                out.wall_secs,
-                out.report_dir.display()
-            );
-            Ok(people::exit_for(&t))
+            finish::finish(
+                &RunView {
+                    command: "run",
+                    platform: kind.name(),
+                    reports: &o.reports,
+                    totals: o.totals,
+                    status,
+                    wall_secs: o.wall_secs,
+                    ready_secs: o.ready_secs,
+                    start_error: o.start_error.as_deref(),
+                    report_dir: &o.report_dir,
+                    bundles: &o.bundles,
+                },
+                out.format,
+            )
         }
         Cmd::Up { platform, kube } => people::up(platform.into(), kube.into()).await,
         Cmd::Check {
@@ -234,8 +251,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             objstore_config,
             report_dir,
             kube,
+            out,
         } => {
             people::check_files(people::CheckArgs {
+                format: out.format,
+                fail_on_skip: out.fail_on_skip,
                 files,
                 platform: platform.map(Into::into),
                 kube: kube.into(),
