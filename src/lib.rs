@@ -15,6 +15,7 @@ pub mod eventually;
 pub mod platform;
 pub mod ports;
 pub mod process;
+mod progress;
 pub mod report;
 pub mod repro;
 pub mod scenario;

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod json;
 pub mod junit;
+pub mod plot;
 pub mod start_failure;
 pub mod status;
 pub mod summary;

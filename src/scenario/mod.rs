@@ -6,6 +6,7 @@ pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
 pub mod ha_dedup;
+mod ha_dedup_picture;
 pub mod heap_profile;
 pub mod history_from_bucket;
 pub mod log_chunks;
