@@ -11,6 +11,7 @@ pub mod cancel;
 pub mod check;
 pub mod client;
 pub mod data;
+pub mod doctor;
 pub mod eventually;
 pub mod platform;
 pub mod ports;

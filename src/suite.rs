@@ -196,7 +196,13 @@ pub async fn run_until(
                     Some(why) => Err(why),
                     None => {
                         let all = selected(ids, checks);
-                        let (errored, bundle) = failed_start(kind, &all, &e, report_dir)?;
+                        let logs = match &e {
+                            SuiteError::Start(_, pe) => pe.salvaged_logs(),
+                            _ => &[],
+                        };
+                        let why = e.to_string();
+                        let (errored, bundle) =
+                            start_failure::report(kind.name(), &all, &why, logs, report_dir)?;
                         reports.extend(errored);
                         bundles.push((start_failure::BUNDLE.to_owned(), bundle));
                         start_error = Some(e.to_string());
@@ -337,28 +343,6 @@ async fn run_scenarios(
 fn selected(ids: &[&str], checks: &[CheckFile]) -> Vec<String> {
     let files = checks.iter().map(|(p, _)| crate::assertions::report_id(p));
     ids.iter().map(|i| i.to_string()).chain(files).collect()
-}
-
-/// A start that failed on its own (no signal): says so, and returns an
-/// errored report per selected id and the bundle with the salvaged logs.
-fn failed_start(
-    kind: PlatformKind,
-    all: &[String],
-    e: &SuiteError,
-    report_dir: &Path,
-) -> Result<(Vec<ScenarioReport>, PathBuf), SuiteError> {
-    let why = e.to_string();
-    let logs = match e {
-        SuiteError::Start(_, pe) => pe.salvaged_logs(),
-        _ => &[],
-    };
-    let bundle = start_failure::write_bundle(report_dir, kind.name(), all, &why, logs)?;
-    eprintln!(
-        "stackproof: the stack did not start: every selected scenario is reported as an error; \
-         the start's logs are in {}",
-        bundle.display()
-    );
-    Ok((start_failure::errored(all, &why), bundle))
 }
 
 /// The reports of scenarios a run `why` interrupted: the first of `ids`

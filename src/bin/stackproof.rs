@@ -12,7 +12,6 @@ use stackproof::platform::local::LocalStack;
 use stackproof::report::json::RunView;
 use stackproof::report::status::RunStatus;
 use stackproof::suite::{self, PlatformKind};
-use stackproof::versions::Versions;
 
 #[path = "stackproof/finish.rs"]
 mod finish;
@@ -144,7 +143,9 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         compactor: usize,
     },
-    /// Check that every pinned component is installed.
+    /// For each platform (local, kind, cluster): what it needs, what is
+    /// here with versions, what is missing and the command that gets it.
+    /// Exit 0 when the default platform (local) can run, 1 when not.
     Doctor,
     /// List scenario ids.
     List,
@@ -281,43 +282,19 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `stackproof doctor`: every platform's needs; exit 0 when the default
+/// (local) platform can run, 1 when it cannot.
 async fn doctor() -> anyhow::Result<ExitCode> {
-    let v = Versions::load_default()?;
-    let mut missing = 0;
-    for (name, c) in v.components() {
-        if c.kind == stackproof::versions::Kind::External {
-            continue;
-        }
-        match v.binary(name) {
-            Ok(p) => println!("ok       {name:<18} {:<40} {}", c.version, p.display()),
-            Err(e) => {
-                missing += 1;
-                println!(
-                    "missing  {name:<18} {:<40} {}",
-                    c.version,
-                    e.to_string().replace('\n', " — ")
-                );
-            }
-        }
-    }
-    match stackproof::platform::loki::find_binary() {
-        Ok(p) => println!("ok       loki (user's binary)      {}", p.display()),
-        Err(e) => println!("skipped  loki: {e}"),
-    }
-    let target = suite::KubeTarget::default();
-    for kind in [PlatformKind::Kind, PlatformKind::Cluster] {
-        println!(
-            "{} platform: {}",
-            kind.name(),
-            suite::unavailable(kind, &target)
-                .await
-                .unwrap_or_else(|| "available".into())
-        );
-    }
-    Ok(if missing > 0 {
-        ExitCode::FAILURE
-    } else {
+    let platforms = stackproof::doctor::diagnose(&suite::KubeTarget::default()).await;
+    print!("{}", stackproof::doctor::render(&platforms));
+    let local_ok = platforms
+        .iter()
+        .find(|p| p.kind == PlatformKind::Local)
+        .is_some_and(|p| p.can_run.is_ok());
+    Ok(if local_ok {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

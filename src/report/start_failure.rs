@@ -62,6 +62,24 @@ pub fn write_bundle(
     Ok(out)
 }
 
+/// A start that failed on its own (no signal): says so, and returns an
+/// errored report per selected id and the bundle with the salvaged logs.
+pub fn report(
+    platform: &str,
+    all: &[String],
+    why: &str,
+    logs: &[SalvagedLog],
+    report_dir: &Path,
+) -> Result<(Vec<ScenarioReport>, PathBuf), ReportError> {
+    let bundle = write_bundle(report_dir, platform, all, why, logs)?;
+    eprintln!(
+        "stackproof: the stack did not start: every selected scenario is reported as an error; \
+         the start's logs are in {}",
+        bundle.display()
+    );
+    Ok((errored(all, why), bundle))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
