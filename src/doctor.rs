@@ -56,7 +56,7 @@ async fn local() -> PlatformDoctor {
     let mut items = Vec::new();
     let optional: [(&str, &'static str); 2] = [
         ("promtool", "the compactor scenario"),
-        ("alertmanager", "alerting, planned"),
+        ("alertmanager", "the alerting scenario"),
     ];
     let names = LOCAL_REQUIRED.iter().map(|n| (*n, None));
     for (name, for_what) in names.chain(optional.iter().map(|(n, w)| (*n, Some(*w)))) {
