@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
 
+use crate::progress::Progress;
+
 /// One observation of a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe<T> {
@@ -52,7 +54,8 @@ impl Eventually {
         self
     }
 
-    /// Prints "still waiting…" lines to stderr this often (None: silent).
+    /// Prints "… waiting for" lines to stderr this often (None: silent);
+    /// on a terminal, one live line rewritten at every probe instead.
     pub fn progress_every(mut self, every: Option<Duration>) -> Self {
         self.progress_every = every;
         self
@@ -66,7 +69,7 @@ impl Eventually {
     {
         let start = Instant::now();
         let deadline = start + self.timeout;
-        let mut last_progress = start;
+        let mut progress = Progress::new(self.progress_every);
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
@@ -86,18 +89,16 @@ impl Eventually {
         .sleep(tokio::time::sleep)
         .when(|_| Instant::now() < deadline)
         .notify(|seen: &String, _| {
-            if let Some(every) = self.progress_every
-                && last_progress.elapsed() >= every
-            {
-                last_progress = Instant::now();
-                eprintln!(
+            progress.update(|| {
+                format!(
                     "  … waiting for {what} ({:.0}s of {:.0}s; last seen: {seen})",
                     start.elapsed().as_secs_f64(),
                     self.timeout.as_secs_f64()
-                );
-            }
+                )
+            });
         })
         .await;
+        drop(progress);
         result.map_err(|last| WaitError {
             what: self.what,
             waited: start.elapsed(),
@@ -148,17 +149,16 @@ pub async fn hold_for(
     mut still_holds: impl FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
     let start = Instant::now();
-    let mut last_progress = start;
+    let mut progress = Progress::new(progress_default());
     while start.elapsed() < duration {
         still_holds().map_err(|e| format!("while holding {what}: {e}"))?;
-        if progress_default().is_some() && last_progress.elapsed() >= Duration::from_secs(10) {
-            last_progress = Instant::now();
-            eprintln!(
+        progress.update(|| {
+            format!(
                 "  … holding {what} ({:.0}s of {:.0}s)",
                 start.elapsed().as_secs_f64(),
                 duration.as_secs_f64()
-            );
-        }
+            )
+        });
         let left = duration.saturating_sub(start.elapsed());
         // Poll the fault every 250 ms at most (a backoff capped by the end).
         tokio::time::sleep(left.min(Duration::from_millis(250))).await;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::cancel::{Interrupt, SignalScope, Token};
 use crate::platform::Platform;
 use crate::platform::local::LocalStack;
-use crate::report::{self, ReportError, Totals};
+use crate::report::{self, ReportError, Totals, start_failure};
 use crate::scenario::{self, ScenarioReport};
 
 /// An assertion file to check after the scenarios (`run --check`).
@@ -55,6 +55,12 @@ pub struct SuiteOutcome {
     /// The signal that cancelled the run, if one did: then the report says
     /// so and the run is not a pass.
     pub interrupted: Option<Interrupt>,
+    /// Why the stack did not start, if it did not: every selected scenario
+    /// then reports an error, and `bundles/stack-start/` holds the logs.
+    pub start_error: Option<String>,
+    /// The bundles written, by scenario id (`stack-start` for a failed
+    /// start).
+    pub bundles: Vec<(String, PathBuf)>,
 }
 
 /// Resolves `--scenario` arguments (none: every implemented scenario).
@@ -161,6 +167,8 @@ pub async fn run_until(
     let mut reports = Vec::new();
     let mut ready_secs = None;
     let mut interrupted = None;
+    let mut start_error = None;
+    let mut bundles = Vec::new();
     match cancel.run(unavailable(kind, target)).await {
         Err(why) => {
             interrupted = Some(why);
@@ -180,25 +188,42 @@ pub async fn run_until(
             eprintln!("stackproof: starting the {} stack…", kind.name());
             // Dropping an abandoned start drops what it had started so far.
             let stack = match cancel.run(start(kind, target)).await {
-                Ok(Ok(s)) => Ok(s),
+                Ok(Ok(s)) => Ok(Some(s)),
                 // Ctrl-C reaches the whole foreground process group, so a
                 // child the start waits on (`kind create cluster`) can die
                 // of it and fail the start before the token is seen.
-                Ok(Err(e)) => Err(cancel.cancelled().ok_or(e)?),
+                Ok(Err(e)) => match cancel.cancelled() {
+                    Some(why) => Err(why),
+                    None => {
+                        let all = selected(ids, checks);
+                        let logs = match &e {
+                            SuiteError::Start(_, pe) => pe.salvaged_logs(),
+                            _ => &[],
+                        };
+                        let why = e.to_string();
+                        let (errored, bundle) =
+                            start_failure::report(kind.name(), &all, &why, logs, report_dir)?;
+                        reports.extend(errored);
+                        bundles.push((start_failure::BUNDLE.to_owned(), bundle));
+                        start_error = Some(e.to_string());
+                        Ok(None)
+                    }
+                },
                 Err(why) => Err(why),
             };
             match stack {
+                Ok(None) => {}
                 Err(why) => {
                     interrupted = Some(why);
                     let during = format!("while the {} stack was starting", kind.name());
                     reports.extend(cut_short(ids, why, &during, started));
                 }
-                Ok((stack, ready)) => {
+                Ok(Some((stack, ready))) => {
                     ready_secs = Some(ready);
                     eprintln!("stackproof: stack ready in {ready:.1}s");
                     let todo = (ids, checks);
-                    interrupted =
-                        run_scenarios(kind, stack, todo, report_dir, cancel, &mut reports).await?;
+                    let out = (&mut reports, &mut bundles);
+                    interrupted = run_scenarios(kind, stack, todo, report_dir, cancel, out).await?;
                 }
             }
         }
@@ -225,6 +250,8 @@ pub async fn run_until(
         ready_secs,
         wall_secs: started.elapsed().as_secs_f64(),
         interrupted,
+        start_error,
+        bundles,
     })
 }
 
@@ -238,7 +265,7 @@ async fn run_scenarios(
     (ids, checks): (&[&str], &[CheckFile]),
     report_dir: &Path,
     cancel: &Token,
-    reports: &mut Vec<ScenarioReport>,
+    (reports, bundles): (&mut Vec<ScenarioReport>, &mut Vec<(String, PathBuf)>),
 ) -> Result<Option<Interrupt>, SuiteError> {
     for (i, id) in ids.iter().enumerate() {
         eprintln!("stackproof: scenario {id}…");
@@ -285,6 +312,7 @@ async fn run_scenarios(
                     let b = b?;
                     crate::repro::record_scenario(&b, kind, id, &r)?;
                     eprintln!("stackproof: failure bundle in {}", b.display());
+                    bundles.push((id.to_string(), b));
                 }
                 Err(why) => {
                     // The scenario's verdict stands; only its bundle is cut.
@@ -309,6 +337,12 @@ async fn run_scenarios(
         }
     }
     Ok(None)
+}
+
+/// Every selected id: the scenarios, then each `--check` file's report id.
+fn selected(ids: &[&str], checks: &[CheckFile]) -> Vec<String> {
+    let files = checks.iter().map(|(p, _)| crate::assertions::report_id(p));
+    ids.iter().map(|i| i.to_string()).chain(files).collect()
 }
 
 /// The reports of scenarios a run `why` interrupted: the first of `ids`
@@ -385,7 +419,8 @@ mod tests {
             Totals {
                 passed: 0,
                 failed: 1,
-                skipped: 2
+                skipped: 2,
+                errors: 0,
             }
         );
         let why = out.reports[0].expect_failed(INTERRUPTED);

@@ -9,9 +9,12 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use stackproof::cancel::{self, Interrupt, SignalScope};
 use stackproof::platform::local::LocalStack;
+use stackproof::report::json::RunView;
+use stackproof::report::status::RunStatus;
 use stackproof::suite::{self, PlatformKind};
-use stackproof::versions::Versions;
 
+#[path = "stackproof/finish.rs"]
+mod finish;
 #[path = "stackproof/people.rs"]
 mod people;
 
@@ -60,6 +63,19 @@ impl From<KubeArgs> for suite::KubeTarget {
     }
 }
 
+/// How `run` and `check` report and what they count as a pass.
+#[derive(clap::Args)]
+struct OutArgs {
+    /// `text` (summary.md on stdout) or `json` (the report, schema
+    /// stackproof.report/v1, on stdout; also written as report.json).
+    #[arg(long, value_enum, default_value = "text")]
+    format: finish::Format,
+    /// Exit 4 when any check was skipped (e.g. no Loki), for CI that
+    /// expects every scenario to run. Everything skipped is exit 3 anyway.
+    #[arg(long)]
+    fail_on_skip: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run scenarios and write junit.xml, summary.md and failure bundles.
@@ -77,6 +93,8 @@ enum Cmd {
         checks: Vec<PathBuf>,
         #[command(flatten)]
         kube: KubeArgs,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Start the stack, print every URL and the credentials file, keep it
     /// up until Ctrl-C, then leave nothing behind.
@@ -107,6 +125,8 @@ enum Cmd {
         report_dir: PathBuf,
         #[command(flatten)]
         kube: KubeArgs,
+        #[command(flatten)]
+        out: OutArgs,
     },
     /// Replay a failure bundle (same versions, platform, scenario or file)
     /// and say whether it failed the same way (exit 0) or not (exit 1).
@@ -123,7 +143,9 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         compactor: usize,
     },
-    /// Check that every pinned component is installed.
+    /// For each platform (local, kind, cluster): what it needs, what is
+    /// here with versions, what is missing and the command that gets it.
+    /// Exit 0 when the default platform (local) can run, 1 when not.
     Doctor,
     /// List scenario ids.
     List,
@@ -190,40 +212,36 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             report_dir,
             checks,
             kube,
+            out,
         } => {
             let ids = suite::select(&scenarios)?;
             let target = kube.into();
             let checks = people::load_checks(&checks)?;
-            let out = suite::run(platform.into(), &target, &ids, &checks, &report_dir)
+            let kind: PlatformKind = platform.into();
+            let o = suite::run(kind, &target, &ids, &checks, &report_dir)
                 .await
                 .context("stackproof run")?;
-            println!(
-                "{}",
-                std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default()
+            let status = RunStatus::of(
+                &o.totals,
+                o.start_error.is_some(),
+                o.interrupted,
+                out.fail_on_skip,
             );
-            let t = out.totals;
-            if let Some(why) = out.interrupted {
-                println!(
-                    "stackproof: interrupted by {why} after {:.1}s, not a pass ({} passed, {} failed, {} skipped); \
-                     {}; report in {}",
-                    out.wall_secs,
-                    t.passed,
-                    t.failed,
-                    t.skipped,
-                    cancel::teardown_words(),
-                    out.report_dir.display()
-                );
-                return Ok(ExitCode::from(why.exit_code()));
-            }
-            println!(
-                "stackproof: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
-                t.passed,
-                t.failed,
-                t.skipped,
-                out.wall_secs,
-                out.report_dir.display()
-            );
-            Ok(people::exit_for(&t))
+            finish::finish(
+                &RunView {
+                    command: "run",
+                    platform: kind.name(),
+                    reports: &o.reports,
+                    totals: o.totals,
+                    status,
+                    wall_secs: o.wall_secs,
+                    ready_secs: o.ready_secs,
+                    start_error: o.start_error.as_deref(),
+                    report_dir: &o.report_dir,
+                    bundles: &o.bundles,
+                },
+                out.format,
+            )
         }
         Cmd::Up { platform, kube } => people::up(platform.into(), kube.into()).await,
         Cmd::Check {
@@ -234,8 +252,11 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             objstore_config,
             report_dir,
             kube,
+            out,
         } => {
             people::check_files(people::CheckArgs {
+                format: out.format,
+                fail_on_skip: out.fail_on_skip,
                 files,
                 platform: platform.map(Into::into),
                 kube: kube.into(),
@@ -261,43 +282,19 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `stackproof doctor`: every platform's needs; exit 0 when the default
+/// (local) platform can run, 1 when it cannot.
 async fn doctor() -> anyhow::Result<ExitCode> {
-    let v = Versions::load_default()?;
-    let mut missing = 0;
-    for (name, c) in v.components() {
-        if c.kind == stackproof::versions::Kind::External {
-            continue;
-        }
-        match v.binary(name) {
-            Ok(p) => println!("ok       {name:<18} {:<40} {}", c.version, p.display()),
-            Err(e) => {
-                missing += 1;
-                println!(
-                    "missing  {name:<18} {:<40} {}",
-                    c.version,
-                    e.to_string().replace('\n', " — ")
-                );
-            }
-        }
-    }
-    match stackproof::platform::loki::find_binary() {
-        Ok(p) => println!("ok       loki (user's binary)      {}", p.display()),
-        Err(e) => println!("skipped  loki: {e}"),
-    }
-    let target = suite::KubeTarget::default();
-    for kind in [PlatformKind::Kind, PlatformKind::Cluster] {
-        println!(
-            "{} platform: {}",
-            kind.name(),
-            suite::unavailable(kind, &target)
-                .await
-                .unwrap_or_else(|| "available".into())
-        );
-    }
-    Ok(if missing > 0 {
-        ExitCode::FAILURE
-    } else {
+    let platforms = stackproof::doctor::diagnose(&suite::KubeTarget::default()).await;
+    print!("{}", stackproof::doctor::render(&platforms));
+    let local_ok = platforms
+        .iter()
+        .find(|p| p.kind == PlatformKind::Local)
+        .is_some_and(|p| p.can_run.is_ok());
+    Ok(if local_ok {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

@@ -197,6 +197,14 @@ impl Managed {
     }
 }
 
+/// The binaries a local stack runs, found before anything starts.
+struct Binaries {
+    prometheus: PathBuf,
+    thanos: PathBuf,
+    weed: PathBuf,
+    alertmanager: Result<PathBuf, String>,
+}
+
 struct Replica {
     prometheus: Managed,
     sidecar: Managed,
@@ -244,23 +252,64 @@ impl LocalStack {
         LocalBuilder::default()
     }
 
-    async fn start(b: LocalBuilder) -> Result<Self, PlatformError> {
+    async fn start(mut b: LocalBuilder) -> Result<Self, PlatformError> {
         let started = Instant::now();
-        let versions = match b.versions {
+        let versions = match b.versions.take() {
             Some(v) => v,
             None => Versions::load_default()?,
         };
         // Every binary first, so a missing one is named before anything runs.
-        let prometheus_bin = versions.binary("prometheus")?;
-        let thanos = versions.binary("thanos")?;
-        let weed = versions.binary("seaweedfs")?;
-
+        let bins = Binaries {
+            prometheus: versions.binary("prometheus")?,
+            thanos: versions.binary("thanos")?,
+            weed: versions.binary("seaweedfs")?,
+            // Optional: only the alerting scenario starts Alertmanagers.
+            alertmanager: versions.binary("alertmanager").map_err(|e| e.to_string()),
+        };
         let dir = tempfile::Builder::new()
             .prefix("stackproof-")
             .tempdir()
             .map_err(PlatformError::io("create the run directory"))?;
         let root = dir.path().to_owned();
         crate::process::register_dir(&root);
+        let credentials = S3Credentials::generate();
+        // The directory stays ours until the start succeeds: a failed start
+        // drops the half-built stack (every process killed, so each log is
+        // complete) and its logs are read before the directory goes.
+        match Self::start_in(b, bins, &root, credentials.clone(), started).await {
+            Ok(mut stack) => {
+                stack.dir = Some(dir);
+                Ok(stack)
+            }
+            Err(e) => {
+                let e = e.start_failed(&root.join("logs"), &[credentials.secret_key]);
+                if keep_requested() {
+                    eprintln!("STACKPROOF_KEEP=1: keeping {}", dir.keep().display());
+                } else {
+                    crate::process::unregister_dir(&root);
+                    drop(dir);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts every component under `root`; the stack it returns does not
+    /// own `root` yet (see [`LocalStack::start`]).
+    async fn start_in(
+        b: LocalBuilder,
+        bins: Binaries,
+        root: &Path,
+        credentials: S3Credentials,
+        started: Instant,
+    ) -> Result<Self, PlatformError> {
+        let Binaries {
+            prometheus: prometheus_bin,
+            thanos,
+            weed,
+            alertmanager,
+        } = bins;
+        let root = root.to_owned();
         let logs = root.join("logs");
         let configs = root.join("configs");
         for d in [&logs, &configs] {
@@ -275,7 +324,6 @@ impl LocalStack {
             .expect("reqwest client");
 
         // Object storage first: every sidecar needs the bucket.
-        let credentials = S3Credentials::generate();
         let sp = SeaweedPorts {
             master: free_port()?,
             master_grpc: free_port()?,
@@ -413,10 +461,10 @@ impl LocalStack {
             ready_after: Duration::ZERO,
             compactions: 0,
             loki: None,
-            alertmanager_bin: versions.binary("alertmanager").map_err(|e| e.to_string()),
+            alertmanager_bin: alertmanager,
             alerting: None,
             _exporter: exporter,
-            dir: Some(dir),
+            dir: None,
             root,
         };
         // From here on, an error drops `stack`, which kills what started.

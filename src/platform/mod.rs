@@ -10,6 +10,7 @@ pub mod kube;
 pub mod local;
 pub mod loki;
 pub mod loki_service;
+pub mod salvage;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -96,9 +97,34 @@ pub enum PlatformError {
     NoLoki(String),
     #[error(transparent)]
     Loki(#[from] crate::platform::loki::LokiPlatformError),
+    /// The stack failed to start: the cause in words (secrets redacted;
+    /// the typed cause is not kept, its text could carry one) and every
+    /// component's log as it was when the start gave up.
+    #[error("{message}")]
+    StartFailed {
+        message: String,
+        logs: Vec<salvage::SalvagedLog>,
+    },
 }
 
 impl PlatformError {
+    /// `self` as a failed start, with the logs in `log_dir` (read now,
+    /// before the run directory goes) and `secrets` redacted from both.
+    pub(crate) fn start_failed(self, log_dir: &Path, secrets: &[String]) -> Self {
+        PlatformError::StartFailed {
+            message: crate::process::redact(&self.to_string(), secrets),
+            logs: salvage::salvage_logs(log_dir, secrets),
+        }
+    }
+
+    /// The component logs a failed start left, if any were salvaged.
+    pub fn salvaged_logs(&self) -> &[salvage::SalvagedLog] {
+        match self {
+            PlatformError::StartFailed { logs, .. } => logs,
+            _ => &[],
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| PlatformError::Io { context, source }

@@ -18,18 +18,7 @@ pub async fn write_bundle(
     reproduce: &str,
 ) -> Result<PathBuf, ReportError> {
     let secrets = vec![platform.endpoints().s3.credentials.secret_key.clone()];
-    let safe_id: String = report
-        .id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let out = dir.join("bundles").join(safe_id);
+    let out = dir.join("bundles").join(super::safe_name(&report.id));
     let mut text = format!(
         "# {} failed on the {} platform\n\n",
         report.id,

@@ -17,6 +17,11 @@ pub fn render(run_name: &str, reports: &[ScenarioReport]) -> String {
                     s.set_message(m.as_str());
                     s
                 }
+                Outcome::Error(m) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(m.as_str());
+                    s
+                }
                 Outcome::Skipped(why) => {
                     let mut s = TestCaseStatus::skipped();
                     s.set_message(why.as_str());

@@ -1,6 +1,6 @@
 //! `summary.md`: the table a person reads in CI.
 
-use crate::scenario::{Outcome, ScenarioReport};
+use crate::scenario::{Artifact, Outcome, ScenarioReport};
 
 use super::totals;
 
@@ -12,9 +12,9 @@ fn cell(s: &str) -> String {
 pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
     let t = totals(reports);
     let mut s = format!(
-        "# stackproof — {platform} platform\n\n**{} passed, {} failed, {} skipped**\n\n\
+        "# stackproof — {platform} platform\n\n**{}**\n\n\
          | scenario | check | result | time | details |\n|---|---|---|---|---|\n",
-        t.passed, t.failed, t.skipped
+        t.counts()
     );
     for r in reports {
         for c in &r.checks {
@@ -22,6 +22,7 @@ pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
                 Outcome::Passed => ("✅ passed", String::new()),
                 Outcome::Failed(m) => ("❌ failed", m.clone()),
                 Outcome::Skipped(why) => ("⏭ skipped", why.clone()),
+                Outcome::Error(why) => ("💥 error", why.clone()),
             };
             s.push_str(&format!(
                 "| `{}` | {} | {} | {:.1}s | {} |\n",
@@ -39,6 +40,22 @@ pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
         for r in with_facts {
             for (k, v) in &r.facts {
                 s.push_str(&format!("| `{}` | {} | {} |\n", r.id, cell(k), cell(v)));
+            }
+        }
+    }
+    let files: Vec<(&ScenarioReport, &Artifact)> = reports
+        .iter()
+        .flat_map(|r| r.artifacts.iter().map(move |a| (r, a)))
+        .collect();
+    if !files.is_empty() {
+        // Each file linked; pictures (SVG) also shown in place.
+        s.push_str("\n## Files\n\n");
+        for (r, a) in files {
+            let path = super::artifact_path(&r.id, &a.name);
+            let path = path.display();
+            s.push_str(&format!("- `{}`: [{}]({path})\n", r.id, a.name));
+            if a.name.ends_with(".svg") {
+                s.push_str(&format!("\n  ![{}: {}]({path})\n\n", r.id, a.name));
             }
         }
     }
@@ -68,7 +85,15 @@ mod tests {
             duration: Duration::from_millis(1500),
         });
         r.fact("replica 0 hole length", "31.0s");
+        r.artifacts.push(Artifact {
+            name: "kill-window.svg".into(),
+            bytes: b"<svg/>".to_vec(),
+        });
         let md = render("local", &[r]);
+        assert!(
+            md.contains("[kill-window.svg](ha_dedup/kill-window.svg)"),
+            "{md}"
+        );
         assert!(md.contains("**0 passed, 1 failed, 0 skipped**"), "{md}");
         assert!(
             md.contains("| `ha_dedup` | x | ❌ failed | 1.5s | a \\| b<br>c |"),

@@ -118,6 +118,17 @@ async fn run_inner(
         end,
     )
     .await;
+    let window = super::ha_dedup_picture::Window {
+        query: &query,
+        replica_label: &label,
+        replicas: shape.replicas,
+        start,
+        end,
+        killed_at,
+        restarted_at: restart_at,
+        bound_ms: switch_over_bound(shape.scrape_interval).as_millis() as i64,
+    };
+    super::ha_dedup_picture::attach(report, &window).await;
     Ok(())
 }
 

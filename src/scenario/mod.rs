@@ -6,6 +6,7 @@ pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
 pub mod ha_dedup;
+mod ha_dedup_picture;
 pub mod heap_profile;
 pub mod history_from_bucket;
 pub mod log_chunks;
@@ -25,6 +26,9 @@ pub enum Outcome {
     Failed(String),
     /// Why it could not run, and how to get what it needs.
     Skipped(String),
+    /// The check could not be made at all (the stack did not start): not
+    /// a verdict on the stack's behaviour, but never a pass either.
+    Error(String),
 }
 
 /// One check of a scenario.
@@ -42,8 +46,9 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckReport>,
     /// Measured facts worth a line in the report (e.g. a hole's span).
     pub facts: Vec<(String, String)>,
-    /// Files the scenario captured (e.g. heap profiles); the runner writes
-    /// them into the report dir under `<id>/`.
+    /// Files the scenario captured (heap profiles, `ha_dedup`'s picture);
+    /// the runner writes them into the report dir under `<id>/`, and
+    /// `summary.md` links them.
     pub artifacts: Vec<Artifact>,
     pub duration: Duration,
 }
@@ -72,6 +77,17 @@ impl ScenarioReport {
             artifacts: Vec::new(),
             duration: Duration::ZERO,
         }
+    }
+
+    /// A report whose only check, `check`, could not be made: `why`.
+    pub fn errored(id: &str, check: &str, why: &str) -> Self {
+        let mut r = Self::new(id);
+        r.checks.push(CheckReport {
+            name: check.to_owned(),
+            outcome: Outcome::Error(why.to_owned()),
+            duration: Duration::ZERO,
+        });
+        r
     }
 
     /// A report whose every check is skipped for `reason`.
@@ -107,10 +123,11 @@ impl ScenarioReport {
         self.failures().next().is_none()
     }
 
-    /// The failed checks with their messages.
+    /// The failed checks (and those that could not be made) with their
+    /// messages.
     pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
         self.checks.iter().filter_map(|c| match &c.outcome {
-            Outcome::Failed(m) => Some((c.name.as_str(), m.as_str())),
+            Outcome::Failed(m) | Outcome::Error(m) => Some((c.name.as_str(), m.as_str())),
             _ => None,
         })
     }

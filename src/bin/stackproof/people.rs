@@ -9,29 +9,11 @@ use anyhow::Context;
 use stackproof::assertions::run::{Stack, check};
 use stackproof::assertions::{Target, objstore_file};
 use stackproof::cancel::SignalScope;
-use stackproof::report::Totals;
+use stackproof::report::json::RunView;
+use stackproof::report::safe_name;
+use stackproof::report::status::RunStatus;
 use stackproof::session::Session;
 use stackproof::suite::{KubeTarget, PlatformKind};
-
-/// Exit status of a run in which no check passed or failed (everything
-/// skipped, or nothing selected): not green, not a failure either.
-pub const NOTHING_RAN: u8 = 3;
-
-/// 0 when something passed and nothing failed, 1 on a failure,
-/// [`NOTHING_RAN`] when every check was skipped.
-pub fn exit_for(t: &Totals) -> ExitCode {
-    if t.failed > 0 {
-        ExitCode::FAILURE
-    } else if t.nothing_ran() {
-        eprintln!(
-            "stackproof: nothing ran: every check was skipped ({} skipped); exit {NOTHING_RAN}",
-            t.skipped
-        );
-        ExitCode::from(NOTHING_RAN)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
 
 /// `stackproof up`: start, print every URL, wait for SIGINT/SIGTERM, stop.
 pub async fn up(kind: PlatformKind, kube: KubeTarget) -> anyhow::Result<ExitCode> {
@@ -66,6 +48,8 @@ pub struct CheckArgs {
     pub loki: Option<String>,
     pub objstore_config: Option<PathBuf>,
     pub report_dir: PathBuf,
+    pub format: super::finish::Format,
+    pub fail_on_skip: bool,
 }
 
 /// `stackproof check FILE...`.
@@ -98,24 +82,39 @@ pub async fn check_files(a: CheckArgs) -> anyhow::Result<ExitCode> {
         Err(why) => return Ok(super::interrupted("stackproof check", why)),
         Ok(out) => out.context("stackproof check")?,
     };
-    print_summary(&a.report_dir);
-    for b in &out.bundles {
-        println!(
-            "stackproof: failure bundle in {} (replay: stackproof repro {})",
-            b.display(),
-            b.display()
-        );
-    }
-    let t = out.totals;
-    println!(
-        "stackproof check: {} passed, {} failed, {} skipped in {:.1}s; report in {}",
-        t.passed,
-        t.failed,
-        t.skipped,
-        out.wall_secs,
-        a.report_dir.display()
-    );
-    Ok(exit_for(&t))
+    let bundles: Vec<(String, PathBuf)> = out
+        .bundles
+        .iter()
+        .map(|b| {
+            let dir = b.file_name().unwrap_or_default().to_string_lossy();
+            let id = out
+                .reports
+                .iter()
+                .find(|r| safe_name(&r.id) == dir)
+                .map_or_else(|| dir.to_string(), |r| r.id.clone());
+            (id, b.clone())
+        })
+        .collect();
+    let status = RunStatus::of(&out.totals, false, None, a.fail_on_skip);
+    let platform = match &stack {
+        Stack::Given(_) => "given",
+        Stack::Start(kind, _) => kind.name(),
+    };
+    super::finish::finish(
+        &RunView {
+            command: "check",
+            platform,
+            reports: &out.reports,
+            totals: out.totals,
+            status,
+            wall_secs: out.wall_secs,
+            ready_secs: None,
+            start_error: None,
+            report_dir: &a.report_dir,
+            bundles: &bundles,
+        },
+        a.format,
+    )
 }
 
 /// Every `--check` file of `run`, parsed before anything starts.
@@ -139,11 +138,4 @@ pub async fn repro(bundle: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn print_summary(report_dir: &Path) {
-    println!(
-        "{}",
-        std::fs::read_to_string(report_dir.join("summary.md")).unwrap_or_default()
-    );
 }
