@@ -21,8 +21,13 @@ const SAY_LIMIT: Duration = Duration::from_secs(120);
 /// `stackproof run --scenario heap_profile` with `envs`, to its end, its
 /// report in a dir of its own: exit code and output.
 fn run(extra: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
+    run_scenario("heap_profile", extra, envs)
+}
+
+/// [`run`] of scenario `id`.
+fn run_scenario(id: &str, extra: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
     let report = tempfile::tempdir().unwrap();
-    let mut args = vec!["run", "--scenario", "heap_profile"];
+    let mut args = vec!["run", "--scenario", id];
     args.extend(extra);
     args.extend(["--report-dir", report.path().to_str().unwrap()]);
     let mut h = Harness::spawn(&args, envs);
@@ -284,7 +289,7 @@ fn an_unreachable_cluster_is_named_with_what_to_check() {
 }
 
 /// A "Loki" that says it is 2.9.4, as an old Loki does.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loki_that_is_not_loki_3_is_named_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let old = executable(
@@ -302,6 +307,24 @@ async fn a_loki_that_is_not_loki_3_is_named_with_what_to_do() {
             "{} is not Loki 3: `--version` says: loki, version 2.9.4 (branch: HEAD, revision: f599ebc)\nhint: point STACKPROOF_LOKI_BIN at a Loki 3 binary, or unset it and run scripts/install-loki",
             old.display()
         )
+    );
+    // The log scenarios fail on it, with those words, before it starts.
+    let (code, out) = run_scenario(
+        "logs",
+        &[],
+        &[("STACKPROOF_LOKI_BIN", old.to_str().unwrap())],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{} is not Loki 3: `--version` says: loki, version 2.9.4",
+            old.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: point STACKPROOF_LOKI_BIN at a Loki 3 binary"),
+        "{out}"
     );
     // And a real Loki 3, where one is here, passes.
     if let Ok(loki) = stackproof::platform::loki::find_binary() {
