@@ -181,7 +181,8 @@ fn sigint_in_the_middle_of_a_run_cancels_it_and_leaves_nothing() {
 /// SIGKILL to the harness alone runs no cleanup: its components, each in a
 /// process group of its own, outlive it with their ports and run dirs. The
 /// next run finds them by the killed harness's run marker, reaps them
-/// before it starts and says so in one line.
+/// before it starts and says so in one line; a process merely named like a
+/// component is left alone.
 #[test]
 fn after_sigkill_the_next_run_reaps_what_the_killed_one_left() {
     let mut h = Harness::isolated(&["up"], &[]);
@@ -204,6 +205,20 @@ fn after_sigkill_the_next_run_reaps_what_the_killed_one_left() {
     assert_eq!(procs::still_listening(&sockets), sockets);
     assert!(dirs.iter().all(|d| d.exists()), "{dirs:?}");
 
+    // A process named like a component, in a group of its own, that no
+    // marker names: the reaper must not touch it.
+    let decoy_dir = tempfile::tempdir().unwrap();
+    let decoy_bin = decoy_dir.path().join("prometheus");
+    std::fs::copy("/bin/sleep", &decoy_bin).unwrap();
+    let mut decoy = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(&decoy_bin)
+            .arg("300")
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+
     // A next run in the same TMPDIR (its runs root) reaps before it starts.
     let mut next = h.next(&["up"], &[]);
     let line = next.wait_line("stackproof: reaped what stackproof pid", START_LIMIT);
@@ -221,6 +236,9 @@ fn after_sigkill_the_next_run_reaps_what_the_killed_one_left() {
     assert!(line.contains(", removed 2 dir(s) ["), "{line}");
     // The next run's own dirs are there by now: the killed one's are gone.
     h.assert_components_gone();
+    assert!(decoy.try_wait().unwrap().is_none(), "the decoy was killed");
+    decoy.kill().unwrap();
+    decoy.wait().unwrap();
     assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
 
     // And the next run itself starts, and leaves nothing when stopped.
