@@ -253,6 +253,47 @@ async fn wrong_s3_credentials_are_named_with_what_to_check() {
             "{err}"
         );
     }
+
+    // As a user meets it: `check --objstore-config` with that secret.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("objstore.yml");
+    std::fs::write(&wrong, stackproof::stack::config::thanos_objstore(&target)).unwrap();
+    let file = dir.path().join("bucket.yml");
+    std::fs::write(
+        &file,
+        "bucket:\n  - name: a block of the stack\n    blocks: {cluster: stackproof}\n    expect: {at_least: 1}\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report");
+    let query = stack.endpoints().query.clone();
+    let (code, out) = tokio::task::block_in_place(|| {
+        let args = [
+            "check",
+            file.to_str().unwrap(),
+            "--query",
+            &query,
+            "--objstore-config",
+            wrong.to_str().unwrap(),
+            "--report-dir",
+            report.to_str().unwrap(),
+        ];
+        Harness::spawn(&args, &[]).watch_to_end(SAY_LIMIT, "check with a wrong secret")
+    });
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "the credentials were refused (SignatureDoesNotMatch) for access key `{ak}`"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: check the access key and secret key"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&right) && !out.contains("not-the-secret"),
+        "{out}"
+    );
 }
 
 /// `--platform cluster` with a kubeconfig whose API server is nowhere.
