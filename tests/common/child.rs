@@ -196,9 +196,26 @@ impl Harness {
     /// stops its stack between two looks otherwise); as
     /// [`Harness::stop_with`].
     pub fn watch_to_end(&mut self, limit: Duration, what: &str) -> (Option<i32>, String) {
+        self.watch_to_end_with(limit, what, |_| {})
+    }
+
+    /// [`Harness::watch_to_end`], calling `each` with every line so far
+    /// whenever new ones came.
+    pub fn watch_to_end_with(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut each: impl FnMut(&[String]),
+    ) -> (Option<i32>, String) {
         let since = Instant::now();
+        let mut seen = 0;
         poll_for(limit, || {
             self.components();
+            let lines = self.lines();
+            if lines.len() > seen {
+                seen = lines.len();
+                each(&lines);
+            }
             self.child.try_wait().unwrap()
         })
         .unwrap_or_else(|| panic!("{what}: still running after {limit:?}"));
