@@ -1,7 +1,8 @@
 //! Run markers: what this harness process started — each component's
 //! process group with its start time, each run directory — kept in memory
 //! for the signal path and written to a marker file under a known runs root
-//! (`$TMPDIR/stackproof-runs/<pid>-<start>.json`).
+//! (`$TMPDIR/stackproof-runs-<uid>/<pid>-<start>.json`: one per user, who
+//! alone can signal those processes).
 //!
 //! A harness killed with SIGKILL runs no cleanup, and its components
 //! survive (each leads a process group of its own). The next local stack
@@ -21,12 +22,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::procfs;
 
-/// The runs root's name in the temp dir.
+/// How the runs root's name in the temp dir starts (then `-<uid>`).
 pub const ROOT_NAME: &str = "stackproof-runs";
 
-/// Where markers live: `$TMPDIR/stackproof-runs`.
+/// Where this user's markers live: `$TMPDIR/stackproof-runs-<uid>`.
 pub fn root() -> PathBuf {
-    std::env::temp_dir().join(ROOT_NAME)
+    std::env::temp_dir().join(format!("{ROOT_NAME}-{}", uid()))
+}
+
+/// This process's user id (the owner of `/proc/self`), without `unsafe`.
+fn uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }
 
 /// A process as the marker proves it: pid plus start time.
@@ -112,7 +119,11 @@ impl Ledger {
         let res = std::fs::create_dir_all(root())
             .and_then(|()| std::fs::write(&tmp, text))
             .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = res {
+        // Said once: an unwritable temp dir fails every write alike.
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Err(e) = res
+            && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
             tracing::warn!("cannot write the run marker {}: {e}", path.display());
         }
     }
@@ -309,7 +320,7 @@ fn is_run_dir(d: &Path) -> bool {
     d.parent() == Some(std::env::temp_dir().as_path())
         && d.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("stackproof-") && n != ROOT_NAME)
+            .is_some_and(|n| n.starts_with("stackproof-") && !n.starts_with(ROOT_NAME))
         && d.is_dir()
 }
 

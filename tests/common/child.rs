@@ -174,7 +174,7 @@ impl Harness {
             .filter(|p| {
                 p.file_name().is_some_and(|n| {
                     let n = n.to_string_lossy();
-                    n.starts_with("stackproof-") && n != stackproof::runs::ROOT_NAME
+                    n.starts_with("stackproof-") && !n.starts_with(stackproof::runs::ROOT_NAME)
                 })
             })
             .collect()
