@@ -133,7 +133,10 @@ async fn cluster(target: &KubeTarget) -> PlatformDoctor {
         needs: "a kubeconfig and context (--kubeconfig, --context), helm, kubectl, and a bucket \
                 (STACKPROOF_S3_* variables)",
         items,
-        can_run: crate::platform::cluster::availability(target.kubeconfig.as_deref()),
+        can_run: crate::platform::cluster::availability(
+            target.kubeconfig.as_deref(),
+            target.context.as_deref(),
+        ),
     }
 }
 

@@ -7,6 +7,7 @@
 //! writes up.
 
 pub mod assertions;
+pub mod buildinfo;
 pub mod cancel;
 pub mod check;
 pub mod client;
@@ -16,9 +17,11 @@ pub mod eventually;
 pub mod platform;
 pub mod ports;
 pub mod process;
+pub mod procfs;
 mod progress;
 pub mod report;
 pub mod repro;
+pub mod runs;
 pub mod scenario;
 pub mod secret;
 pub mod session;

@@ -3,13 +3,13 @@
 //! [`crate::cancel::SignalScope`] is cancelled and drops them; otherwise (or
 //! on a second signal) the signal thread kills every group itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -133,6 +133,8 @@ pub enum ProcessError {
         status: String,
         command: String,
         log: PathBuf,
+        /// The last log lines, then what to do when they say what went
+        /// wrong.
         tail: String,
     },
 }
@@ -180,7 +182,7 @@ impl RunningProcess {
             command: spec.command_line(),
             source,
         })?;
-        registry().lock().unwrap().insert(child.id() as i32);
+        crate::runs::record_component(&spec.name, child.id());
         tracing::debug!(name = %spec.name, pid = child.id(), "started");
         Ok(Self {
             spec,
@@ -217,7 +219,7 @@ impl RunningProcess {
             if self.exited.is_some() {
                 // The leader is gone; members of its group may not be.
                 let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
-                registry().lock().unwrap().remove(&(self.pid() as i32));
+                crate::runs::forget_component(self.pid());
             }
         }
         self.exited
@@ -226,12 +228,13 @@ impl RunningProcess {
     /// The error to report when it exited while the harness waited for it.
     pub fn exited_early(&mut self) -> Option<ProcessError> {
         let status = self.try_exit()?;
+        let tail = self.log_tail(20);
         Some(ProcessError::ExitedEarly {
             name: self.spec.name.clone(),
             status: status.to_string(),
             command: self.spec.command_line(),
             log: self.log.clone(),
-            tail: indent(&self.log_tail(20)),
+            tail: format!("{}{}", indent(&tail), hint_for(&tail)),
         })
     }
 
@@ -247,7 +250,7 @@ impl RunningProcess {
         }
         let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
         self.exited = self.child.wait().ok();
-        registry().lock().unwrap().remove(&(self.pid() as i32));
+        crate::runs::forget_component(self.pid());
     }
 
     /// SIGTERM to the group; SIGKILL when it is still running after `grace`.
@@ -268,6 +271,18 @@ impl Drop for RunningProcess {
             return;
         }
         self.kill();
+    }
+}
+
+/// What to do about a component's early exit, when its last log lines
+/// say why (empty otherwise).
+fn hint_for(tail: &str) -> String {
+    if tail.contains("address already in use") {
+        "\n  hint: a port it was given was taken by another process after stackproof chose it \
+         (`ss -ltnp` shows who holds it); stackproof picks fresh free ports on every run: run it again"
+            .into()
+    } else {
+        String::new()
     }
 }
 
@@ -306,29 +321,22 @@ pub fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn registry() -> &'static Mutex<BTreeSet<i32>> {
-    static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
-    &LIVE
-}
-
-fn dir_registry() -> &'static Mutex<BTreeSet<PathBuf>> {
-    static DIRS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
-    &DIRS
-}
-
 /// Registers a directory to remove if the harness is interrupted.
 pub fn register_dir(dir: &Path) {
-    dir_registry().lock().unwrap().insert(dir.to_owned());
+    crate::runs::record_dir(dir);
 }
 
 /// Forgets a directory registered with [`register_dir`].
 pub fn unregister_dir(dir: &Path) {
-    dir_registry().lock().unwrap().remove(dir);
+    crate::runs::forget_dir(dir);
 }
 
 /// Process groups started by this process and still alive.
 pub fn live_process_groups() -> Vec<i32> {
-    registry().lock().unwrap().iter().copied().collect()
+    crate::runs::live_groups()
+        .into_iter()
+        .map(|g| g as i32)
+        .collect()
 }
 
 /// Kills every live group and removes registered directories: what a
@@ -339,15 +347,10 @@ pub fn cleanup_all() {
     if keep_requested() {
         return;
     }
-    let groups: Vec<i32> = std::mem::take(&mut *registry().lock().unwrap())
-        .into_iter()
-        .collect();
+    let (groups, dirs) = crate::runs::take_all();
     for g in groups {
-        let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
     }
-    let dirs: Vec<PathBuf> = std::mem::take(&mut *dir_registry().lock().unwrap())
-        .into_iter()
-        .collect();
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
     }
@@ -381,16 +384,7 @@ pub fn install_signal_cleanup() {
 
 /// True when a process with this pid exists (and is not a zombie).
 pub fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            // Field 3, after the parenthesised command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next());
-            !matches!(state, Some("Z") | Some("X") | None)
-        }
-        Err(_) => false,
-    }
+    crate::procfs::stat(pid).is_some_and(|s| s.alive())
 }
 
 /// Peak resident set size (VmHWM) of a pid in bytes, when readable.

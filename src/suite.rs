@@ -95,9 +95,11 @@ pub async fn unavailable(kind: PlatformKind, target: &KubeTarget) -> Option<Stri
     match kind {
         PlatformKind::Local => None,
         PlatformKind::Kind => crate::platform::kind::availability().await.err(),
-        PlatformKind::Cluster => {
-            crate::platform::cluster::availability(target.kubeconfig.as_deref()).err()
-        }
+        PlatformKind::Cluster => crate::platform::cluster::availability(
+            target.kubeconfig.as_deref(),
+            target.context.as_deref(),
+        )
+        .err(),
     }
 }
 
@@ -255,6 +257,15 @@ pub async fn run_until(
     })
 }
 
+/// `STACKPROOF_TEST_PANIC=<scenario id>` panics as that scenario starts:
+/// how `tests/leaks.rs` proves that a panic in the harness, unwinding
+/// through the stack it holds, leaves nothing behind.
+fn panic_if_asked(id: &str) {
+    if std::env::var("STACKPROOF_TEST_PANIC").is_ok_and(|v| v == id) {
+        panic!("STACKPROOF_TEST_PANIC={id}: a panic inside scenario {id}");
+    }
+}
+
 /// Runs each scenario on `stack`, appending its report (and writing a
 /// bundle for each failure), until done or cancelled; drops the stack
 /// before returning, so that on an interrupt every component is gone
@@ -269,6 +280,7 @@ async fn run_scenarios(
 ) -> Result<Option<Interrupt>, SuiteError> {
     for (i, id) in ids.iter().enumerate() {
         eprintln!("stackproof: scenario {id}…");
+        panic_if_asked(id);
         let t = Instant::now();
         let r = match cancel.run(crate::twins::run(id, stack.as_mut())).await {
             Ok(r) => r,

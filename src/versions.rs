@@ -57,7 +57,9 @@ pub enum VersionsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{origin}, line {line}: {message}")]
+    #[error(
+        "{origin}, line {line}: {message}\nhint: fix that line: each component is a [table] with `kind` (go, debian, external or kubernetes), `version` and `binary` (the comment at the top of fixtures/versions.toml says what each key means)"
+    )]
     Parse {
         origin: String,
         line: usize,
@@ -74,6 +76,19 @@ pub enum VersionsError {
         path: PathBuf,
         env: String,
     },
+    /// A Go binary whose build info names another program or version.
+    #[error(
+        "{component} at {path} is {found}, but fixtures/versions.toml pins {expected}\nhint: point {env} at a {component} built from {expected}, or unset it and run `scripts/install {component}`"
+    )]
+    WrongBuild {
+        component: String,
+        path: PathBuf,
+        /// Main package and version, as the binary's build info says.
+        found: String,
+        /// Main package and version, as pinned.
+        expected: String,
+        env: String,
+    },
 }
 
 /// The parsed versions file.
@@ -82,9 +97,13 @@ pub struct Versions {
     components: BTreeMap<String, Component>,
 }
 
-/// The repository's versions file, found from the crate root.
+/// The versions file: `$STACKPROOF_VERSIONS` when set, else the
+/// repository's own, found from the crate root.
 pub fn default_versions_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/versions.toml")
+    match std::env::var_os("STACKPROOF_VERSIONS") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/versions.toml"),
+    }
 }
 
 /// Where `scripts/install` caches binaries: `$STACKPROOF_CACHE` or
@@ -167,6 +186,9 @@ impl Versions {
             }
         };
         if is_executable(&path) {
+            if c.kind == Kind::Go {
+                check_build(name, c, &path, &env)?;
+            }
             Ok(path)
         } else {
             Err(VersionsError::BinaryMissing {
@@ -177,6 +199,34 @@ impl Versions {
             })
         }
     }
+}
+
+/// A Go binary's embedded build info must name the pinned program and
+/// version. Without build info (a script, a build without modules) or with
+/// a `(devel)` main module, nothing proves it wrong: it is accepted.
+fn check_build(name: &str, c: &Component, path: &Path, env: &str) -> Result<(), VersionsError> {
+    let (Some(module), Some(info)) = (&c.module, crate::buildinfo::read(path)) else {
+        return Ok(());
+    };
+    let package = match c.package.as_deref() {
+        Some(p) if p != "." => format!("{module}/{p}"),
+        _ => module.clone(),
+    };
+    // Only a real version is evidence; `(devel)` is a source build.
+    let version = info
+        .version_of(module)
+        .filter(|v| v.starts_with('v'))
+        .unwrap_or(&c.version);
+    if info.path == package && version == c.version {
+        return Ok(());
+    }
+    Err(VersionsError::WrongBuild {
+        component: name.to_owned(),
+        path: path.to_owned(),
+        found: format!("{} {version}", info.path),
+        expected: format!("{package} {}", c.version),
+        env: env.to_owned(),
+    })
 }
 
 fn key_of_line(text: &str, line: usize) -> Option<String> {

@@ -5,13 +5,12 @@
 //! the run's secret appears in no report; a run where everything was
 //! skipped is not green.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stackproof::eventually::poll_for;
+use common::child::Harness;
 use stackproof::platform::Platform;
 use stackproof::platform::local::LocalStack;
 
@@ -24,48 +23,14 @@ fn example(name: &str) -> String {
 }
 
 /// Runs `stackproof ARGS`, echoing and collecting its output; calls
-/// `while_running` with the lines so far each time a line arrives.
-fn stackproof(args: &[&str], mut while_running: impl FnMut(&[String])) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stackproof"))
-        .args(args)
-        .env("STACKPROOF_QUIET", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let readers: Vec<_> = [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|stream| {
-        let lines = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                eprintln!("  | {line}");
-                lines.lock().unwrap().push(line);
-            }
-        })
-    })
-    .collect();
-    let mut seen = 0;
+/// `while_running` with the lines so far each time lines arrive.
+fn stackproof(args: &[&str], while_running: impl FnMut(&[String])) -> (Option<i32>, String) {
     // Bounded by the files' own `within` budgets (at most 180 s here).
-    let status = poll_for(Duration::from_secs(600), || {
-        let now = lines.lock().unwrap().clone();
-        if now.len() > seen {
-            seen = now.len();
-            while_running(&now);
-        }
-        child.try_wait().unwrap()
-    })
-    .expect("stackproof ended");
-    for r in readers {
-        r.join().unwrap();
-    }
-    let out = lines.lock().unwrap().join("\n");
-    (status.code(), out)
+    Harness::spawn(args, &[("STACKPROOF_QUIET", "1")]).watch_to_end_with(
+        Duration::from_secs(600),
+        &format!("stackproof {}", args.join(" ")),
+        while_running,
+    )
 }
 
 /// Every file under `dir`, read as text, joined.

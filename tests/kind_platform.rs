@@ -64,9 +64,10 @@ async fn starting_kind_without_its_tools_fails_before_creating_anything() {
 
 #[test]
 fn the_cluster_platform_without_a_kubeconfig_says_so() {
-    let why = stackproof::platform::cluster::availability(Some(std::path::Path::new(
-        "/nonexistent/kubeconfig",
-    )))
+    let why = stackproof::platform::cluster::availability(
+        Some(std::path::Path::new("/nonexistent/kubeconfig")),
+        None,
+    )
     .unwrap_err();
     assert!(
         why.starts_with("no kubeconfig at /nonexistent/kubeconfig"),

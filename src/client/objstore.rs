@@ -63,7 +63,27 @@ pub enum ObjstoreError {
         bucket: String,
         message: String,
     },
+    /// The server answered, and refused who we said we were.
+    #[error(
+        "S3 {op} on {endpoint}/{bucket}: the credentials were refused ({code}) for access key `{access_key}`\nhint: check the access key and secret key (an objstore.yml's config.access_key and config.secret_key; on the cluster platform STACKPROOF_S3_ACCESS_KEY_ID and STACKPROOF_S3_SECRET_ACCESS_KEY)"
+    )]
+    Refused {
+        op: &'static str,
+        endpoint: String,
+        bucket: String,
+        access_key: String,
+        code: String,
+    },
 }
+
+/// S3 error codes that mean "not these credentials" (a HEAD request has no
+/// body, hence no code: its 403 says the same).
+const REFUSED: &[&str] = &[
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AccessDenied",
+    "InvalidToken",
+];
 
 /// One object in the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +133,38 @@ impl Objstore {
         &self.target
     }
 
-    fn err(&self, op: &'static str, e: impl fmt::Debug) -> ObjstoreError {
+    fn err<E>(
+        &self,
+        op: &'static str,
+        e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> ObjstoreError
+    where
+        E: aws_sdk_s3::error::ProvideErrorMetadata + fmt::Debug,
+    {
+        let code = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_owned);
+        let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
+        let refused = match code {
+            Some(c) if REFUSED.contains(&c.as_str()) => Some(c),
+            None if forbidden => Some("HTTP 403 Forbidden".to_owned()),
+            _ => None,
+        };
+        if let Some(code) = refused {
+            return ObjstoreError::Refused {
+                op,
+                endpoint: self.target.endpoint.clone(),
+                bucket: self.target.bucket.clone(),
+                access_key: self.target.credentials.access_key.clone(),
+                code,
+            };
+        }
+        self.other(op, e)
+    }
+
+    /// Any other failure, described by its debug output (secrets redacted).
+    fn other(&self, op: &'static str, e: impl fmt::Debug) -> ObjstoreError {
         let message = format!("{e:?}");
         // The SDK's debug output can echo request headers: keep secrets out.
         let message = crate::process::redact(
@@ -259,7 +310,7 @@ impl Objstore {
             .body
             .collect()
             .await
-            .map_err(|e| self.err("GetObject body", e))?;
+            .map_err(|e| self.other("GetObject body", e))?;
         Ok(bytes.into_bytes().to_vec())
     }
 }

@@ -107,11 +107,15 @@ pub fn default_kubeconfig() -> Option<PathBuf> {
 }
 
 /// Whether the cluster platform can run here; if not, one line saying what
-/// is missing and how to get it. Does not contact the cluster.
-pub fn availability(kubeconfig: Option<&std::path::Path>) -> Result<(), String> {
+/// is missing and how to get it. Only opens a TCP connection to the API
+/// server of `context` (default: the current one), nothing more.
+pub fn availability(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<(), String> {
     let path = kubeconfig.map(PathBuf::from).or_else(default_kubeconfig);
     match &path {
-        Some(p) if p.is_file() => {}
+        Some(p) if p.is_file() => super::cluster_reach::probe(p, context)?,
         Some(p) => {
             return Err(format!(
                 "no kubeconfig at {}: the cluster platform needs one (KUBECONFIG, or --kubeconfig) and a context",
@@ -293,7 +297,8 @@ mod tests {
 
     #[test]
     fn a_missing_kubeconfig_is_said_in_one_line() {
-        let e = availability(Some(std::path::Path::new("/nonexistent/kubeconfig"))).unwrap_err();
+        let e =
+            availability(Some(std::path::Path::new("/nonexistent/kubeconfig")), None).unwrap_err();
         assert!(
             e.starts_with("no kubeconfig at /nonexistent/kubeconfig"),
             "{e}"

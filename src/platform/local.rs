@@ -254,6 +254,11 @@ impl LocalStack {
 
     async fn start(mut b: LocalBuilder) -> Result<Self, PlatformError> {
         let started = Instant::now();
+        // What a SIGKILLed harness left (its components outlive it) would
+        // hold ports, memory and disk: gone before this run starts.
+        for reaped in crate::runs::reap_leftovers() {
+            eprintln!("{reaped}");
+        }
         let versions = match b.versions.take() {
             Some(v) => v,
             None => Versions::load_default()?,
@@ -269,7 +274,10 @@ impl LocalStack {
         let dir = tempfile::Builder::new()
             .prefix("stackproof-")
             .tempdir()
-            .map_err(PlatformError::io("create the run directory"))?;
+            .map_err(|source| PlatformError::TempDir {
+                dir: std::env::temp_dir(),
+                source,
+            })?;
         let root = dir.path().to_owned();
         crate::process::register_dir(&root);
         let credentials = S3Credentials::generate();

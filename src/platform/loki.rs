@@ -35,6 +35,9 @@ pub enum LokiPlatformError {
     /// No binary: one line saying what is missing and how to get it.
     #[error("{MISSING_REASON} ({detail})")]
     Missing { detail: String },
+    /// A binary that is not Loki 3 (said before it starts).
+    #[error(transparent)]
+    NotLoki3(#[from] super::loki_version::NotLoki3),
     #[error(transparent)]
     Process(#[from] ProcessError),
     /// Driving the chart's Loki through the Kubernetes API.
@@ -169,6 +172,7 @@ impl LocalLoki {
     /// Starts Loki on the stack's S3 server and waits until `/ready`.
     pub async fn start_with(s3: &S3Target, opts: LokiOptions) -> Result<Self, LokiPlatformError> {
         let bin = find_binary()?;
+        super::loki_version::check(&bin).await?;
         let bucket = S3Target {
             bucket: opts
                 .bucket

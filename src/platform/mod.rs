@@ -4,12 +4,14 @@
 
 mod alerting;
 pub mod cluster;
+mod cluster_reach;
 mod compact;
 pub mod kind;
 pub mod kube;
 pub mod local;
 pub mod loki;
 pub mod loki_service;
+pub mod loki_version;
 pub mod salvage;
 
 use std::path::{Path, PathBuf};
@@ -73,6 +75,14 @@ pub enum PlatformError {
     #[error("{context}: {source}")]
     Io {
         context: String,
+        source: std::io::Error,
+    },
+    /// The temp dir (TMPDIR) refuses a run directory.
+    #[error(
+        "cannot create a run directory in {dir}: {source}\nhint: set TMPDIR to a directory you can write to (stackproof makes its stackproof-* run directories there and removes them when it ends)"
+    )]
+    TempDir {
+        dir: PathBuf,
         source: std::io::Error,
     },
     #[error("no replica {0}: the stack has {1}")]

@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod logs;
+pub mod procs;
 
 use std::time::Duration;
 
