@@ -18,7 +18,7 @@ use crate::ports::{PortError, free_port};
 use crate::process::{
     ProcessError, ProcessSpec, RunningProcess, keep_requested, pid_alive, redact,
 };
-use crate::stack::loki::{LokiConfig, loki_args};
+use crate::stack::loki::{FlushSettings, LokiConfig, loki_args};
 
 /// The variable naming the Loki binary to run.
 pub const ENV_BIN: &str = "STACKPROOF_LOKI_BIN";
@@ -55,6 +55,9 @@ pub enum LokiPlatformError {
         "loki did not exit within {0:?} of SIGTERM and was killed: its shutdown flush may be incomplete"
     )]
     StopTimeout(Duration),
+    /// A fault this platform's Loki cannot be put in: what, and why.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl LokiPlatformError {
@@ -420,18 +423,40 @@ impl LocalLoki {
 impl LocalLoki {
     /// Restarts Loki on its data with a wrong secret key (`wrong = true`) or
     /// the bucket's own again, and waits until `/ready`. The harness keeps
-    /// reading the bucket with the right key. Killed, not stopped: a Loki
-    /// with a wrong key retries its shutdown flush until killed anyway, and
-    /// its WAL replays every line on the next start.
+    /// reading the bucket with the right key.
     pub async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError> {
-        self.cfg.s3.credentials = if wrong {
-            S3Credentials {
-                access_key: self.bucket.credentials.access_key.clone(),
-                secret_key: S3Credentials::generate().secret_key,
-            }
-        } else {
-            self.bucket.credentials.clone()
-        };
+        let right = self.bucket.credentials.clone();
+        self.reconfigure(|cfg| {
+            cfg.s3.credentials = if wrong {
+                S3Credentials {
+                    access_key: right.access_key,
+                    secret_key: S3Credentials::generate().secret_key,
+                }
+            } else {
+                right
+            };
+        })
+        .await
+    }
+
+    /// Restarts Loki on its data with `flush` as its ingester's flush
+    /// settings, and waits until `/ready`.
+    pub async fn set_flush_settings(
+        &mut self,
+        flush: FlushSettings,
+    ) -> Result<(), LokiPlatformError> {
+        self.reconfigure(|cfg| cfg.flush = flush).await
+    }
+
+    /// Rewrites its config with `change` made and starts it again on its
+    /// data. Killed, not stopped: a Loki with a wrong key retries its
+    /// shutdown flush until killed anyway, and its WAL replays every line
+    /// on the next start.
+    async fn reconfigure(
+        &mut self,
+        change: impl FnOnce(&mut LokiConfig),
+    ) -> Result<(), LokiPlatformError> {
+        change(&mut self.cfg);
         write_private(&self.config_file, &self.cfg.render())?;
         std::fs::write(
             self.root.join("loki.redacted.yml"),
@@ -468,70 +493,5 @@ impl Drop for LocalLoki {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn exe(dir: &Path, name: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = dir.join(name);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-
-    #[test]
-    fn the_env_variable_wins_then_the_cache_then_path() {
-        let d = tempfile::tempdir().unwrap();
-        let env_bin = exe(d.path(), "my-loki");
-        let cached = exe(d.path(), "cached-loki");
-        let path_dir = d.path().join("bin");
-        std::fs::create_dir(&path_dir).unwrap();
-        let on_path = exe(&path_dir, "loki");
-        let path = Some(path_dir.clone().into_os_string());
-        assert_eq!(
-            find_binary_in(
-                Some(env_bin.clone().into()),
-                Some(cached.clone()),
-                path.clone()
-            )
-            .unwrap(),
-            env_bin
-        );
-        assert_eq!(
-            find_binary_in(None, Some(cached.clone()), path.clone()).unwrap(),
-            cached
-        );
-        assert_eq!(
-            find_binary_in(None, Some(d.path().join("absent")), path.clone()).unwrap(),
-            on_path
-        );
-    }
-
-    #[test]
-    fn absence_is_one_line_saying_what_and_how() {
-        let d = tempfile::tempdir().unwrap();
-        let err = find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).unwrap_err();
-        assert!(err.is_missing());
-        let msg = err.to_string();
-        assert_eq!(msg.lines().count(), 1, "{msg}");
-        assert!(msg.starts_with(MISSING_REASON), "{msg}");
-        assert!(msg.contains("no `loki` is on PATH"), "{msg}");
-        let err = find_binary_in(Some("/nonexistent/loki".into()), None, None).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("STACKPROOF_LOKI_BIN=/nonexistent/loki is not an executable file")
-        );
-        // A non-executable file is not a binary.
-        let plain = d.path().join("loki");
-        std::fs::write(&plain, "").unwrap();
-        assert!(find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).is_err());
-    }
-
-    #[test]
-    fn the_pinned_version_comes_from_versions_toml() {
-        let v = pinned_version().expect("[loki] version in fixtures/versions.toml");
-        assert!(v.starts_with('3'), "{v}");
-        let c = cached_binary().unwrap();
-        assert!(c.ends_with(format!("bin/loki-{v}/loki")), "{}", c.display());
-    }
-}
+#[path = "loki_tests.rs"]
+mod tests;

@@ -4,7 +4,7 @@
 //! local platform, `tests/kind_suite.rs` on the chart's Loki in kind.
 
 use stackproof::platform::Platform;
-use stackproof::scenario::{self, ScenarioReport, log_chunks, logs};
+use stackproof::scenario::{self, Outcome, ScenarioReport, log_chunks, logs};
 
 /// A fact of `r`, which must be there.
 pub fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
@@ -32,7 +32,9 @@ pub fn show(r: &ScenarioReport) {
 }
 
 /// Runs both log scenarios (through the runner, as `stackproof run` does)
-/// and their three twins on `p`'s Loki; panics on any deviation.
+/// and their four twins on `p`'s Loki; panics on any deviation. The
+/// slow-flush twin needs a Loki whose config the platform can change: the
+/// local one; elsewhere it must be reported skipped with the reason.
 pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     // logs: every LogQL answer exact.
     let r = scenario::run(logs::ID, p).await;
@@ -90,4 +92,36 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
         t.failure_of("Loki restarts with its right key").is_none(),
         "{t:#?}"
     );
+
+    // Twin: Loki left at its default flush settings (30 m idle) keeps its
+    // chunks past the stack's promise: the same check says so, with the
+    // settings Loki itself reports.
+    let local = p.name() == "local";
+    let loki = p.loki().await.expect("the platform's Loki");
+    let started = std::time::Instant::now();
+    let t = log_chunks::twin_slow_flush(loki).await;
+    show(&t);
+    if !local {
+        assert!(
+            matches!(&t.checks[0].outcome, Outcome::Skipped(why) if why.contains("local platform")),
+            "{t:#?}"
+        );
+        return;
+    }
+    let msg = t.expect_failed(log_chunks::checks::CHUNKS);
+    assert!(
+        msg.starts_with("Loki did not flush every stream's chunk to the bucket within 26.2s"),
+        "{msg}"
+    );
+    assert!(msg.contains("chunk_idle_period: 30m"), "{msg}");
+    assert!(
+        msg.contains("is its idle period longer than promised?"),
+        "{msg}"
+    );
+    assert!(
+        t.failure_of("Loki restarts with the stack's flush settings")
+            .is_none(),
+        "{t:#?}"
+    );
+    eprintln!("slow-flush twin: {:.1}s", started.elapsed().as_secs_f64());
 }

@@ -24,6 +24,7 @@ use crate::platform::LokiService;
 use crate::platform::loki::LokiPlatformError;
 use crate::platform::loki_service::matching_lines;
 use crate::process::redact;
+use crate::stack::loki::FlushSettings;
 
 /// The Secret with Loki's S3 keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 pub const LOKI_SECRET: &str = "stackproof-s3-loki";
@@ -248,5 +249,15 @@ impl LokiService for KubeLoki {
         )
         .await?;
         self.start().await
+    }
+
+    async fn set_flush_settings(&mut self, _: FlushSettings) -> Result<(), LokiPlatformError> {
+        // The chart renders Loki's config from the run's values; a second
+        // release with other values is not built here.
+        Err(LokiPlatformError::Unsupported(
+            "changing the chart's Loki flush settings mid-run is not supported on Kubernetes: \
+             the slow-flush twin runs on the local platform"
+                .into(),
+        ))
     }
 }
