@@ -68,6 +68,34 @@ pub fn store_was_down(e: &OutageEvidence) -> Result<(), String> {
     }
 }
 
+/// Every replica cut at least one block while the store was down (its own
+/// `prometheus_tsdb_compactions_total` moved): otherwise the outage tested
+/// no upload at all.
+pub fn every_replica_cut(cut_during: &[f64], held: Duration) -> Result<(), String> {
+    if !cut_during.is_empty() && cut_during.iter().all(|c| *c >= 1.0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "blocks cut per replica during the {}s outage: {cut_during:?}: the outage did not \
+             span a block cut, so it tested no upload",
+            held.as_secs()
+        ))
+    }
+}
+
+/// The replicas for which fewer blocks reached the bucket since the outage
+/// (`uploaded`) than were cut during it, as `replica <i>: <uploaded> of
+/// <cut>`; empty when every block cut meanwhile is there.
+pub fn short_uploads(cut_during: &[f64], uploaded: &[usize]) -> Vec<String> {
+    cut_during
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i, *n, uploaded.get(i).copied().unwrap_or(0)))
+        .filter(|(_, n, up)| (*up as f64) < *n)
+        .map(|(i, n, up)| format!("replica {i}: {up} of {n}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +128,28 @@ mod tests {
         assert!(err.contains("0 upload failures"), "{err}");
         assert!(err.contains("replica 0: 0, replica 1: 0"), "{err}");
         assert!(err.contains("stop_object_storage"), "{err}");
+    }
+
+    #[test]
+    fn an_outage_without_a_cut_on_every_replica_fails() {
+        let held = Duration::from_secs(55);
+        assert_eq!(every_replica_cut(&[1.0, 2.0], held), Ok(()));
+        let err = every_replica_cut(&[1.0, 0.0], held).unwrap_err();
+        assert!(
+            err.contains("[1.0, 0.0]") && err.contains("tested no upload"),
+            "{err}"
+        );
+        assert!(every_replica_cut(&[], held).is_err());
+    }
+
+    #[test]
+    fn blocks_cut_but_not_uploaded_are_named_per_replica() {
+        assert!(short_uploads(&[1.0, 2.0], &[1, 3]).is_empty());
+        assert_eq!(
+            short_uploads(&[1.0, 2.0], &[1, 1]),
+            vec!["replica 1: 1 of 2"]
+        );
+        assert_eq!(short_uploads(&[1.0], &[]), vec!["replica 0: 0 of 1"]);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use super::blocks_in_bucket::{by_replica, read_blocks, wait_blocks};
 use super::ha_dedup::check_dedup_view;
 use super::timing;
 use crate::check::gaps::fmt_time;
-use crate::check::outage::{BUCKET_FAILURES, OutageEvidence, store_was_down};
+use crate::check::outage::{
+    BUCKET_FAILURES, OutageEvidence, every_replica_cut, short_uploads, store_was_down,
+};
 use crate::client::objstore::Objstore;
 use crate::client::prom::PromClient;
 use crate::data::exporter::now_ms;
@@ -197,14 +199,7 @@ async fn run_inner(
     report.check(
         checks::CUT_DURING,
         t,
-        if cut_during.iter().all(|c| *c >= 1.0) {
-            Ok(())
-        } else {
-            Err(format!(
-                "blocks cut per replica during the {}s outage: {cut_during:?}: the outage did not span a block cut",
-                outage.as_secs()
-            ))
-        },
+        every_replica_cut(&cut_during, evidence.held),
     );
 
     let t = Instant::now();
@@ -221,17 +216,10 @@ async fn run_inner(
                 .filter(|b| !before.contains(&b.layout.ulid) && b.meta.max_time <= restarted_at)
                 .collect();
             let by = by_replica(&fresh, &label);
-            let short: Vec<String> = cut_during
-                .iter()
-                .enumerate()
-                .filter(|(i, n)| (by.get(&i.to_string()).map_or(0, Vec::len) as f64) < **n)
-                .map(|(i, n)| {
-                    format!(
-                        "replica {i}: {} of {n}",
-                        by.get(&i.to_string()).map_or(0, Vec::len)
-                    )
-                })
+            let uploaded: Vec<usize> = (0..cut_during.len())
+                .map(|i| by.get(&i.to_string()).map_or(0, Vec::len))
                 .collect();
+            let short = short_uploads(&cut_during, &uploaded);
             if short.is_empty() {
                 Probe::Ready(())
             } else {
