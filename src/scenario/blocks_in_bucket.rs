@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
 use super::served::served_like_prometheus;
-use crate::check::blocks::{BlockLayout, BlockMeta, check_sidecar_block, layouts};
+use crate::check::blocks::{
+    BlockLayout, BlockMeta, check_sidecar_block, layouts, upload_count_mismatches,
+};
 use crate::client::objstore::Objstore;
 use crate::client::prom::PromClient;
 use crate::data::exporter::now_ms;
@@ -229,26 +231,20 @@ async fn check_counts(
             Err(e) => return Probe::NotYet(e),
         };
         let by = by_replica(&blocks, replica_label);
-        let mut diffs = Vec::new();
-        for (i, url) in sidecars.iter().enumerate() {
-            let uploaded = match PromClient::new(url)
+        let mut uploaded = Vec::new();
+        for url in &sidecars {
+            match PromClient::new(url)
                 .own_metric("thanos_shipper_uploads_total", &[])
                 .await
             {
-                Ok(v) => v.unwrap_or(0.0) as usize,
+                Ok(v) => uploaded.push(v.unwrap_or(0.0) as usize),
                 Err(e) => return Probe::NotYet(e.to_string()),
-            };
-            let in_bucket = by.get(&i.to_string()).map_or(0, Vec::len);
-            // A restarted sidecar counts from zero: it can only be fewer.
-            if uploaded > in_bucket {
-                diffs.push(format!(
-                    "replica {i}: sidecar counted {uploaded} uploads, bucket holds {in_bucket}"
-                ));
-            }
-            if in_bucket == 0 {
-                diffs.push(format!("replica {i}: no block in the bucket"));
             }
         }
+        let in_bucket: Vec<usize> = (0..sidecars.len())
+            .map(|i| by.get(&i.to_string()).map_or(0, Vec::len))
+            .collect();
+        let diffs = upload_count_mismatches(&uploaded, &in_bucket);
         if diffs.is_empty() {
             Probe::Ready(())
         } else {
