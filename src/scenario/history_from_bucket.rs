@@ -9,6 +9,7 @@ use super::served::{samples_by_block, served_like_prometheus};
 use crate::check::gaps::fmt_time;
 use crate::check::served::Samples;
 use crate::client::objstore::Objstore;
+use crate::client::prom::PromClient;
 use crate::platform::{ExtraQuery, Platform, Stores};
 
 /// The scenario id.
@@ -47,7 +48,29 @@ async fn remove_local_data(
     let store = Objstore::new(p.endpoints().s3.clone());
     let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
     let t = Instant::now();
-    let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await {
+    // Only blocks Prometheus still holds can be compared with what it
+    // holds: a replica whose data was removed before (an earlier run of
+    // this scenario or its twin on the same stack) starts again at its
+    // lowest timestamp, and the blocks before it are the bucket's alone.
+    let mut holds_since = 0.0f64;
+    for url in &p.endpoints().prometheus {
+        match PromClient::new(url)
+            .own_metric("prometheus_tsdb_lowest_timestamp", &[])
+            .await
+        {
+            Ok(v) => holds_since = holds_since.max(v.unwrap_or(0.0)),
+            Err(e) => {
+                report.check(
+                    "blocks uploaded before the data is removed",
+                    t,
+                    Err(e.to_string()),
+                );
+                return None;
+            }
+        }
+    }
+    let since = holds_since as i64;
+    let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, since, wait).await {
         Ok(b) => b,
         Err(e) => {
             report.check("blocks uploaded before the data is removed", t, Err(e));
