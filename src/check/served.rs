@@ -12,32 +12,33 @@ use crate::data::exporter::KnownSeries;
 /// Samples per block series, keyed `<ULID> <selector>`.
 pub type Samples = BTreeMap<String, Vec<(i64, f64)>>;
 
-/// Fewest samples a block series must hold for "served exactly" to prove
-/// anything: one sample says nothing of a range (a query that returns only
-/// the sample at its end would match it).
+/// Fewest samples the whole comparison must hold for "served exactly" to
+/// prove anything: one sample says nothing of a range (a query answering
+/// only the sample at its end would match it). A single block may hold one
+/// (the stack's first block when scraping began at its very end).
 pub const MIN_SAMPLES: usize = 2;
 
 /// Compares what a query `served` with what Prometheus held (`expected`),
 /// key by key, and checks every value against the known function. Fails
-/// when there is nothing to compare (no series, or a series of fewer than
-/// [`MIN_SAMPLES`]), and names an uploaded range served not at all as
-/// missing.
+/// when there is nothing to compare (no series, a series with no sample,
+/// fewer than [`MIN_SAMPLES`] in all), and names an uploaded range served
+/// not at all as missing.
 pub fn compare_samples(expected: &Samples, served: &Samples) -> Result<(), String> {
-    if expected.is_empty() {
-        return Err(
-            "nothing to compare: Prometheus held no sample for the uploaded blocks \
-             (no block, or the blocks' range was read wrong)"
-                .into(),
-        );
+    let total: usize = expected.values().map(Vec::len).sum();
+    if total < MIN_SAMPLES {
+        return Err(format!(
+            "nothing to compare: Prometheus held {total} sample(s) for {} block series of the \
+             uploaded blocks, too few (< {MIN_SAMPLES}) to prove a range is served \
+             (no block, or the blocks' range was read wrong)",
+            expected.len()
+        ));
     }
     let mut problems = Vec::new();
     let mut missing_keys = 0;
     for (key, want) in expected {
-        if want.len() < MIN_SAMPLES {
+        if want.is_empty() {
             problems.push(format!(
-                "{key}: Prometheus held {} sample(s) for the block, too few (< {MIN_SAMPLES}) \
-                 to prove its range is served",
-                want.len()
+                "{key}: Prometheus held no sample for the block: nothing to compare"
             ));
             continue;
         }
@@ -152,6 +153,14 @@ mod tests {
             err.contains("held 1 sample(s)") && err.contains("too few"),
             "{err}"
         );
+        // One block of one sample beside others is a block, not the input.
+        let mut e = one(gauge(60, 30));
+        e.insert("01XYZ stackproof_gauge{replica=\"1\"}".into(), gauge(95, 1));
+        assert_eq!(compare_samples(&e, &e.clone()), Ok(()));
+        // A block series with no sample at all is nothing to compare.
+        e.insert("01XYZ stackproof_gauge{replica=\"0\"}".into(), vec![]);
+        let err = compare_samples(&e, &e.clone()).unwrap_err();
+        assert!(err.contains("held no sample for the block"), "{err}");
     }
 
     #[test]
