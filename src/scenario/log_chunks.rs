@@ -237,10 +237,12 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
             return report;
         }
         Err(e) => {
-            let said = loki.log_lines_matching(&["level=error"], 1).await;
+            // Its last error about flushing only: a start-up line ("empty
+            // ring") would send a person the wrong way.
+            let said = loki.log_lines_matching(&["level=error", "flush"], 1).await;
             let hint = said
                 .first()
-                .map(|l| format!("; Loki's last error: {l}"))
+                .map(|l| format!("; Loki's last flush error: {l}"))
                 .unwrap_or_default();
             let runs_with = match client.config().await {
                 Ok(c) => flush_settings_in(&c),
