@@ -30,6 +30,15 @@ pub const TWINS: &[(&str, &str)] = &[
     ),
     (NO_COMPACTOR, "the backfill without a compactor pass"),
     (
+        SKIPPED_SEQ,
+        "log lines with sequence numbers 40–49 of one stream skipped",
+    ),
+    (DUPLICATED, "one log line pushed twice"),
+    (
+        LABEL_DISCOVERY,
+        "Loki with service_name / detected_level discovery on",
+    ),
+    (
         LOKI_WRONG_CREDENTIALS,
         "Loki restarted with a wrong secret key",
     ),
@@ -56,6 +65,9 @@ const NO_STORE_GATEWAY: &str = "history_from_bucket/no_store_gateway";
 const STORE_NOT_DOWN: &str = "object_storage_outage/store_not_down";
 const NAIVE_DEDUP: &str = "compactor/naive_dedup";
 const NO_COMPACTOR: &str = "compactor/no_compactor";
+const SKIPPED_SEQ: &str = "logs/skipped_seq";
+const DUPLICATED: &str = "logs/duplicated";
+const LABEL_DISCOVERY: &str = "logs/label_discovery";
 const LOKI_WRONG_CREDENTIALS: &str = "log_chunks_in_bucket/wrong_credentials";
 const SLOW_FLUSH: &str = "log_chunks_in_bucket/slow_flush";
 const REPLICA_LABEL_KEPT: &str = "alerting/replica_label_kept";
@@ -82,7 +94,9 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         NAIVE_DEDUP | NO_COMPACTOR => &[Need::CompactOnce],
         // The same platforms as the scenario: the twin stands for it.
         STORE_NOT_DOWN => &[Need::ObjectStorageOutage],
-        LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => &[Need::Loki],
+        SKIPPED_SEQ | DUPLICATED | LABEL_DISCOVERY | LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => {
+            &[Need::Loki]
+        }
         _ => &[],
     };
     if let Some(why) = needs.iter().find_map(|n| p.provides(*n).err()) {
@@ -98,11 +112,18 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         STORE_NOT_DOWN => o::twin_store_not_down(p, outage, wait).await,
         NAIVE_DEDUP => c::twin_naive_dedup(p).await,
         NO_COMPACTOR => c::twin_without_compactor(p).await,
-        LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => match p.loki().await {
-            Ok(loki) if id == SLOW_FLUSH => l::twin_slow_flush(loki).await,
-            Ok(loki) => l::twin_wrong_credentials(loki).await,
-            Err(e) => scenario::logs::loki_unavailable(id, e),
-        },
+        SKIPPED_SEQ | DUPLICATED | LABEL_DISCOVERY | LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => {
+            match p.loki().await {
+                Ok(loki) => match id {
+                    SKIPPED_SEQ => scenario::logs::twin_skipped_seq(loki).await,
+                    DUPLICATED => scenario::logs::twin_duplicated(loki).await,
+                    LABEL_DISCOVERY => scenario::logs::twin_label_discovery(loki).await,
+                    SLOW_FLUSH => l::twin_slow_flush(loki).await,
+                    _ => l::twin_wrong_credentials(loki).await,
+                },
+                Err(e) => scenario::logs::loki_unavailable(id, e),
+            }
+        }
         REPLICA_LABEL_KEPT => a::twin_replica_label_kept(p).await,
         NOT_CLUSTERED => a::twin_not_clustered(p).await,
         NO_RULE_FIRING => a::twin_no_rule_firing(p).await,

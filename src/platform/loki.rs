@@ -448,6 +448,12 @@ impl LocalLoki {
         self.reconfigure(|cfg| cfg.flush = flush).await
     }
 
+    /// Restarts Loki on its data with label discovery on or off, and waits
+    /// until `/ready`.
+    pub async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError> {
+        self.reconfigure(|cfg| cfg.label_discovery = on).await
+    }
+
     /// Rewrites its config with `change` made and starts it again on its
     /// data. Killed, not stopped: a Loki with a wrong key retries its
     /// shutdown flush until killed anyway, and its WAL replays every line

@@ -42,6 +42,11 @@ pub trait LokiService: Send + Sync {
     /// the stack promises, for a negative twin. Errors with
     /// [`LokiPlatformError::Unsupported`] where its config cannot be changed.
     async fn set_flush_settings(&mut self, flush: FlushSettings) -> Result<(), LokiPlatformError>;
+    /// Restarts it with `service_name` / `detected_level` discovery on or
+    /// off (its data kept) and waits until `/ready`: on, streams carry
+    /// labels nobody pushed, for a negative twin. Errors with
+    /// [`LokiPlatformError::Unsupported`] where its config cannot be changed.
+    async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError>;
 }
 
 /// The lines of `log` containing every one of `needles`, the last `max`
@@ -89,5 +94,9 @@ impl LokiService for LocalLoki {
 
     async fn set_flush_settings(&mut self, flush: FlushSettings) -> Result<(), LokiPlatformError> {
         LocalLoki::set_flush_settings(self, flush).await
+    }
+
+    async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError> {
+        LocalLoki::set_label_discovery(self, on).await
     }
 }

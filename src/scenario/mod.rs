@@ -11,6 +11,7 @@ pub mod heap_profile;
 pub mod history_from_bucket;
 pub mod log_chunks;
 pub mod logs;
+mod logs_twins;
 pub mod object_storage_outage;
 pub mod served;
 pub mod timing;

@@ -32,9 +32,10 @@ pub fn show(r: &ScenarioReport) {
 }
 
 /// Runs both log scenarios (through the runner, as `stackproof run` does)
-/// and their four twins on `p`'s Loki; panics on any deviation. The
-/// slow-flush twin needs a Loki whose config the platform can change: the
-/// local one; elsewhere it must be reported skipped with the reason.
+/// and their five twins on `p`'s Loki; panics on any deviation. The
+/// label-discovery and slow-flush twins need a Loki whose config the
+/// platform can change: the local one; elsewhere they must be reported
+/// skipped with the reason.
 pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     // logs: every LogQL answer exact.
     let r = scenario::run(logs::ID, p).await;
@@ -62,6 +63,35 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     show(&t);
     let msg = t.expect_failed(logs::checks::SEQUENCES);
     assert_eq!(msg, "app=billing level=warn: duplicate seq 17 (seen 2×)");
+
+    // Twin: label discovery on → labels and series nobody pushed, named.
+    let local = p.name() == "local";
+    let loki = p.loki().await.expect("the platform's Loki");
+    let t = logs::twin_label_discovery(loki).await;
+    show(&t);
+    if local {
+        let msg = t.expect_failed(logs::checks::LABELS);
+        assert!(
+            msg.contains("labels: expected [app, job, level, run], got [")
+                && msg.contains("service_name"),
+            "{msg}"
+        );
+        let msg = t.expect_failed(logs::checks::SERIES);
+        assert!(
+            msg.contains("unexpected [") && msg.contains("service_name"),
+            "{msg}"
+        );
+        assert!(
+            t.failure_of("Loki restarts with label discovery off")
+                .is_none(),
+            "{t:#?}"
+        );
+    } else {
+        assert!(
+            matches!(&t.checks[0].outcome, Outcome::Skipped(why) if why.contains("local platform")),
+            "{t:#?}"
+        );
+    }
 
     // log_chunks_in_bucket: chunks, index, and every line from the bucket.
     let r = scenario::run(log_chunks::ID, p).await;
@@ -96,7 +126,6 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     // Twin: Loki left at its default flush settings (30 m idle) keeps its
     // chunks past the stack's promise: the same check says so, with the
     // settings Loki itself reports.
-    let local = p.name() == "local";
     let loki = p.loki().await.expect("the platform's Loki");
     let started = std::time::Instant::now();
     let t = log_chunks::twin_slow_flush(loki).await;

@@ -252,12 +252,20 @@ impl LokiService for KubeLoki {
     }
 
     async fn set_flush_settings(&mut self, _: FlushSettings) -> Result<(), LokiPlatformError> {
-        // The chart renders Loki's config from the run's values; a second
-        // release with other values is not built here.
-        Err(LokiPlatformError::Unsupported(
-            "changing the chart's Loki flush settings mid-run is not supported on Kubernetes: \
-             the slow-flush twin runs on the local platform"
-                .into(),
-        ))
+        Err(unchangeable("flush settings"))
     }
+
+    async fn set_label_discovery(&mut self, _: bool) -> Result<(), LokiPlatformError> {
+        Err(unchangeable("label discovery"))
+    }
+}
+
+/// The chart renders Loki's config from the run's values; a second release
+/// with other values is not built here, so the twins that change it run on
+/// the local platform.
+fn unchangeable(what: &str) -> LokiPlatformError {
+    LokiPlatformError::Unsupported(format!(
+        "changing the chart's Loki {what} mid-run is not supported on Kubernetes: \
+         this twin runs on the local platform"
+    ))
 }
