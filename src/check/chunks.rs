@@ -95,6 +95,24 @@ pub fn flush_settings_in(config: &str) -> String {
     }
 }
 
+/// Every day the run's lines fall on (`days`) has a new tsdb index file
+/// among `index` (`(day, key)` of the new ones), or which days have none.
+pub fn index_covers(
+    days: &std::collections::BTreeSet<u64>,
+    index: &[(u64, String)],
+) -> Result<(), String> {
+    let covered: std::collections::BTreeSet<u64> = index.iter().map(|(d, _)| *d).collect();
+    if !days.is_empty() && days.is_subset(&covered) {
+        Ok(())
+    } else {
+        Err(format!(
+            "no new tsdb index file for day(s) {:?} under index/ after the graceful stop (new: {:?})",
+            days.difference(&covered).collect::<Vec<_>>(),
+            index.iter().map(|(_, k)| k).collect::<Vec<_>>(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +180,22 @@ mod tests {
         };
         let err = chunks_cover(&[ok, old], &lines).unwrap_err();
         assert!(err.starts_with("1 chunk(s) outside tenant fake"), "{err}");
+    }
+
+    #[test]
+    fn a_day_without_a_new_index_file_is_named() {
+        let days = std::collections::BTreeSet::from([20781, 20782]);
+        let one = vec![(20781, "index/index_20781/a.tsdb.gz".to_owned())];
+        let err = index_covers(&days, &one).unwrap_err();
+        assert!(
+            err.starts_with("no new tsdb index file for day(s) [20782]"),
+            "{err}"
+        );
+        let both = vec![
+            one[0].clone(),
+            (20782, "index/index_20782/b.tsdb.gz".to_owned()),
+        ];
+        assert_eq!(index_covers(&days, &both), Ok(()));
+        assert!(index_covers(&std::collections::BTreeSet::new(), &both).is_err());
     }
 }
