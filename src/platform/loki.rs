@@ -72,66 +72,7 @@ impl LokiPlatformError {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// The pinned Loki version of `fixtures/versions.toml`, when it reads.
-pub fn pinned_version() -> Option<String> {
-    let text = std::fs::read_to_string(crate::versions::default_versions_path()).ok()?;
-    let v: toml::Value = toml::from_str(&text).ok()?;
-    Some(v.get("loki")?.get("version")?.as_str()?.to_owned())
-}
-
-/// Where `scripts/install-loki` puts the pinned release.
-pub fn cached_binary() -> Option<PathBuf> {
-    let v = pinned_version()?;
-    Some(crate::versions::cache_dir().join(format!("bin/loki-{v}/loki")))
-}
-
-/// Finds the Loki binary: `$STACKPROOF_LOKI_BIN`, else the pinned release
-/// in the cache, else `loki` on `PATH`.
-pub fn find_binary() -> Result<PathBuf, LokiPlatformError> {
-    find_binary_in(
-        std::env::var_os(ENV_BIN),
-        cached_binary(),
-        std::env::var_os("PATH"),
-    )
-}
-
-fn find_binary_in(
-    env: Option<std::ffi::OsString>,
-    cached: Option<PathBuf>,
-    path: Option<std::ffi::OsString>,
-) -> Result<PathBuf, LokiPlatformError> {
-    if let Some(p) = env.filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(LokiPlatformError::Missing {
-                detail: format!("{ENV_BIN}={} is not an executable file", p.display()),
-            })
-        };
-    }
-    if let Some(c) = cached.filter(|c| is_executable(c)) {
-        return Ok(c);
-    }
-    if let Some(found) = path
-        .as_deref()
-        .into_iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("loki"))
-        .find(|p| is_executable(p))
-    {
-        return Ok(found);
-    }
-    Err(LokiPlatformError::Missing {
-        detail: format!("{ENV_BIN} is unset and no `loki` is on PATH"),
-    })
-}
+pub use super::loki_binary::{cached_binary, find_binary, pinned_version};
 
 /// How to start Loki.
 #[derive(Debug, Clone, Default)]
@@ -497,7 +438,3 @@ impl Drop for LocalLoki {
         self.dir.take();
     }
 }
-
-#[cfg(test)]
-#[path = "loki_tests.rs"]
-mod tests;
