@@ -35,6 +35,10 @@ pub const TWINS: &[(&str, &str)] = &[
     ),
     (DUPLICATED, "one log line pushed twice"),
     (
+        TOO_OLD,
+        "log lines 8 days old, past Loki's reject_old_samples_max_age",
+    ),
+    (
         LABEL_DISCOVERY,
         "Loki with service_name / detected_level discovery on",
     ),
@@ -67,6 +71,7 @@ const NAIVE_DEDUP: &str = "compactor/naive_dedup";
 const NO_COMPACTOR: &str = "compactor/no_compactor";
 const SKIPPED_SEQ: &str = "logs/skipped_seq";
 const DUPLICATED: &str = "logs/duplicated";
+const TOO_OLD: &str = "logs/too_old";
 const LABEL_DISCOVERY: &str = "logs/label_discovery";
 const LOKI_WRONG_CREDENTIALS: &str = "log_chunks_in_bucket/wrong_credentials";
 const SLOW_FLUSH: &str = "log_chunks_in_bucket/slow_flush";
@@ -94,9 +99,12 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         NAIVE_DEDUP | NO_COMPACTOR => &[Need::CompactOnce],
         // The same platforms as the scenario: the twin stands for it.
         STORE_NOT_DOWN => &[Need::ObjectStorageOutage],
-        SKIPPED_SEQ | DUPLICATED | LABEL_DISCOVERY | LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => {
-            &[Need::Loki]
-        }
+        SKIPPED_SEQ
+        | DUPLICATED
+        | TOO_OLD
+        | LABEL_DISCOVERY
+        | LOKI_WRONG_CREDENTIALS
+        | SLOW_FLUSH => &[Need::Loki],
         _ => &[],
     };
     if let Some(why) = needs.iter().find_map(|n| p.provides(*n).err()) {
@@ -112,18 +120,22 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         STORE_NOT_DOWN => o::twin_store_not_down(p, outage, wait).await,
         NAIVE_DEDUP => c::twin_naive_dedup(p).await,
         NO_COMPACTOR => c::twin_without_compactor(p).await,
-        SKIPPED_SEQ | DUPLICATED | LABEL_DISCOVERY | LOKI_WRONG_CREDENTIALS | SLOW_FLUSH => {
-            match p.loki().await {
-                Ok(loki) => match id {
-                    SKIPPED_SEQ => scenario::logs::twin_skipped_seq(loki).await,
-                    DUPLICATED => scenario::logs::twin_duplicated(loki).await,
-                    LABEL_DISCOVERY => scenario::logs::twin_label_discovery(loki).await,
-                    SLOW_FLUSH => l::twin_slow_flush(loki).await,
-                    _ => l::twin_wrong_credentials(loki).await,
-                },
-                Err(e) => scenario::logs::loki_unavailable(id, e),
-            }
-        }
+        SKIPPED_SEQ
+        | DUPLICATED
+        | TOO_OLD
+        | LABEL_DISCOVERY
+        | LOKI_WRONG_CREDENTIALS
+        | SLOW_FLUSH => match p.loki().await {
+            Ok(loki) => match id {
+                SKIPPED_SEQ => scenario::logs::twin_skipped_seq(loki).await,
+                DUPLICATED => scenario::logs::twin_duplicated(loki).await,
+                TOO_OLD => scenario::logs::twin_too_old(loki).await,
+                LABEL_DISCOVERY => scenario::logs::twin_label_discovery(loki).await,
+                SLOW_FLUSH => l::twin_slow_flush(loki).await,
+                _ => l::twin_wrong_credentials(loki).await,
+            },
+            Err(e) => scenario::logs::loki_unavailable(id, e),
+        },
         REPLICA_LABEL_KEPT => a::twin_replica_label_kept(p).await,
         NOT_CLUSTERED => a::twin_not_clustered(p).await,
         NO_RULE_FIRING => a::twin_no_rule_firing(p).await,

@@ -89,7 +89,9 @@ pub fn loki_unavailable(id: &str, e: PlatformError) -> ScenarioReport {
     }
 }
 
-pub use super::logs_twins::{twin_duplicated, twin_label_discovery, twin_skipped_seq};
+pub use super::logs_twins::{
+    twin_duplicated, twin_label_discovery, twin_skipped_seq, twin_too_old,
+};
 
 /// Pushes `g`'s lines and runs every check against them.
 pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> ScenarioReport {

@@ -25,6 +25,18 @@ pub async fn twin_duplicated(loki: &mut dyn LokiService) -> ScenarioReport {
     run_with(loki, "logs/twin: duplicated lines", &g).await
 }
 
+/// Negative twin: lines 8 days old, past the stack's
+/// `reject_old_samples_max_age: 168h`: Loki refuses the push, and the push
+/// check must say so with Loki's own answer.
+pub async fn twin_too_old(loki: &mut dyn LokiService) -> ScenarioReport {
+    let mut g = LogGen::recent(new_run_id(), 10, Duration::from_secs(1));
+    g.start_ns -= EIGHT_DAYS.as_nanos() as i64;
+    run_with(loki, "logs/twin: lines too old", &g).await
+}
+
+/// Older than the stack's `reject_old_samples_max_age` (7 days).
+const EIGHT_DAYS: Duration = Duration::from_secs(8 * 86_400);
+
 /// Negative twin: Loki restarted with `service_name` / `detected_level`
 /// discovery on adds labels nobody pushed; the labels and series checks
 /// must name them. Loki gets discovery off again afterwards.

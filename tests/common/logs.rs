@@ -64,6 +64,13 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     let msg = t.expect_failed(logs::checks::SEQUENCES);
     assert_eq!(msg, "app=billing level=warn: duplicate seq 17 (seen 2×)");
 
+    // Twin: lines past Loki's max age → the push is refused, in Loki's words.
+    let t = logs::twin_too_old(loki).await;
+    show(&t);
+    let msg = t.expect_failed(logs::checks::PUSH);
+    assert!(msg.starts_with("push: "), "{msg}");
+    assert!(msg.contains("400"), "{msg}");
+
     // Twin: label discovery on → labels and series nobody pushed, named.
     let local = p.name() == "local";
     let loki = p.loki().await.expect("the platform's Loki");
