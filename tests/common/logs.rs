@@ -69,7 +69,10 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     show(&t);
     let msg = t.expect_failed(logs::checks::PUSH);
     assert!(msg.starts_with("push: "), "{msg}");
-    assert!(msg.contains("400"), "{msg}");
+    assert!(
+        msg.contains("has timestamp too old") && msg.contains("oldest acceptable timestamp"),
+        "{msg}"
+    );
 
     // Twin: label discovery on → labels and series nobody pushed, named.
     let local = p.name() == "local";
