@@ -107,6 +107,50 @@ impl Eventually {
     }
 }
 
+impl Eventually {
+    /// Like [`Eventually::until`], for a probe whose observation is worth
+    /// keeping when the condition never holds (what was served, what was
+    /// counted): on timeout, the last observation comes back with the
+    /// error, so that a check can judge it and say what it saw.
+    pub async fn until_seen<T, F, Fut>(self, mut probe: F) -> Result<T, (Option<T>, WaitError)>
+    where
+        T: Clone,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Seen<T>>,
+    {
+        // Shared with the probe's futures, which outlive each call.
+        let last: std::sync::Mutex<Option<T>> = std::sync::Mutex::new(None);
+        let waited = self
+            .until(|| {
+                let fut = probe();
+                let last = &last;
+                async move {
+                    match fut.await {
+                        Seen::Ready(v) => Probe::Ready(v),
+                        Seen::NotYet(v, why) => {
+                            *last.lock().unwrap() = Some(v);
+                            Probe::NotYet(why)
+                        }
+                        Seen::Nothing(why) => Probe::NotYet(why),
+                    }
+                }
+            })
+            .await;
+        waited.map_err(|e| (last.into_inner().unwrap(), e))
+    }
+}
+
+/// One observation for [`Eventually::until_seen`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seen<T> {
+    /// The condition holds; here is what was seen.
+    Ready(T),
+    /// Not yet: what was seen (kept), and why it is not enough.
+    NotYet(T, String),
+    /// Nothing could be observed this time (an error), in words.
+    Nothing(String),
+}
+
 fn progress_default() -> Option<Duration> {
     match std::env::var("STACKPROOF_QUIET") {
         Ok(v) if v == "1" => None,
@@ -190,6 +234,31 @@ mod tests {
             .unwrap();
         assert_eq!(v, 2);
         assert!(start.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_gives_back_the_last_observation() {
+        let n = AtomicU32::new(0);
+        let (last, err) = Eventually::new("a count of 10", Duration::from_millis(300))
+            .progress_every(None)
+            .until_seen(|| {
+                let i = n.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if i == 0 {
+                        Seen::Nothing("no answer".into())
+                    } else {
+                        Seen::NotYet(i, format!("count {i}"))
+                    }
+                }
+            })
+            .await
+            .unwrap_err();
+        assert!(last.unwrap() >= 1);
+        assert!(err.to_string().contains("last seen: count "), "{err}");
+        let ok = Eventually::new("ready", Duration::from_secs(1))
+            .until_seen(|| async { Seen::Ready(7) })
+            .await;
+        assert_eq!(ok.unwrap(), 7);
     }
 
     #[tokio::test]

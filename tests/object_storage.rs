@@ -61,8 +61,12 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
     r.assert_passed();
 
     // Twin: no store gateway → the uploaded range is named as missing.
-    let t =
-        history_from_bucket::twin_without_store_gateway(&mut stack, Duration::from_secs(60)).await;
+    // The replicas came back empty: the twin waits for their new blocks.
+    let wait = {
+        use stackproof::platform::Platform;
+        scenario::timing::block_wait(stack.shape())
+    };
+    let t = history_from_bucket::twin_without_store_gateway(&mut stack, wait).await;
     eprintln!("{t:#?}");
     let msg = t.expect_failed(history_from_bucket::checks::SERVED);
     assert!(

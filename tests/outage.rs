@@ -1,8 +1,9 @@
 //! `object_storage_outage` on a real local stack: the object store down for
-//! longer than a block cut loses nothing.
+//! longer than a block cut loses nothing, and the scenario proves it was
+//! down: its twin, whose stop does nothing, is reported as never down.
 
 use stackproof::platform::local::LocalStack;
-use stackproof::scenario::{self, object_storage_outage};
+use stackproof::scenario::{self, object_storage_outage, timing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_storage_outage_loses_nothing() {
@@ -14,5 +15,28 @@ async fn an_object_storage_outage_loses_nothing() {
         r.facts.iter().any(|(k, _)| k.starts_with("recovery")),
         "recovery time missing from {:?}",
         r.facts
+    );
+
+    // Twin: the same scenario with a stop that does nothing. Every later
+    // check passes (nothing was lost), so only the proof of the outage can
+    // catch it.
+    use stackproof::platform::Platform;
+    let (outage, wait) = (
+        timing::outage(stack.shape()),
+        timing::block_wait(stack.shape()),
+    );
+    let t = object_storage_outage::twin_store_not_down(&mut stack, outage, wait).await;
+    eprintln!("{t:#?}");
+    let msg = t.expect_failed(object_storage_outage::checks::STORE_DOWN);
+    assert!(
+        msg.starts_with("the object store never went down: "),
+        "{msg}"
+    );
+    assert!(msg.contains("0 upload failures"), "{msg}");
+    assert!(msg.contains("stop_object_storage"), "{msg}");
+    assert_eq!(
+        t.failures().count(),
+        1,
+        "only the outage proof fails: {t:#?}"
     );
 }

@@ -190,6 +190,25 @@ pub fn check_sidecar_block(
     }
 }
 
+/// Where the sidecars' own upload counters (`uploaded`, by replica) and the
+/// blocks in the bucket (`in_bucket`) disagree: a sidecar that counted more
+/// uploads than the bucket holds, or a replica with no block at all. A
+/// restarted sidecar counts from zero, so fewer is fine.
+pub fn upload_count_mismatches(uploaded: &[usize], in_bucket: &[usize]) -> Vec<String> {
+    let mut diffs = Vec::new();
+    for (i, (up, held)) in uploaded.iter().zip(in_bucket).enumerate() {
+        if up > held {
+            diffs.push(format!(
+                "replica {i}: sidecar counted {up} uploads, bucket holds {held}"
+            ));
+        }
+        if *held == 0 {
+            diffs.push(format!("replica {i}: no block in the bucket"));
+        }
+    }
+    diffs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +299,17 @@ mod tests {
         assert!(is_ulid("01JDQ6M3W8N3Y7Z5K2P9R4T6V8"));
         assert!(!is_ulid("debug"));
         assert!(!is_ulid("01JDQ6M3W8N3Y7Z5K2P9R4T6VI"));
+    }
+
+    #[test]
+    fn upload_counters_the_bucket_does_not_match_are_named() {
+        assert!(upload_count_mismatches(&[2, 1], &[2, 3]).is_empty());
+        assert_eq!(
+            upload_count_mismatches(&[3, 0], &[2, 0]),
+            vec![
+                "replica 0: sidecar counted 3 uploads, bucket holds 2",
+                "replica 1: no block in the bucket"
+            ]
+        );
     }
 }

@@ -70,8 +70,15 @@ pub fn values_match(series: &Series, known: KnownSeries) -> Result<(), String> {
 }
 
 /// Every sample of `metric` equals `f` of its timestamp, bit for bit, or a
-/// message naming how many do not and the first few.
+/// message naming how many do not and the first few. An empty series fails:
+/// no sample proves nothing, and a check reading the wrong range (or a
+/// store that answers empty) must not pass for it.
 pub fn values_follow(series: &Series, metric: &str, f: impl Fn(i64) -> f64) -> Result<(), String> {
+    if series.samples.is_empty() {
+        return Err(format!(
+            "{metric}: no sample to compare with the known function (the query returned an empty series)"
+        ));
+    }
     let wrong: Vec<String> = series
         .samples
         .iter()
@@ -171,5 +178,12 @@ mod tests {
         let bad = series(&[], vec![(60_500, 0.5), (61_000, 1.0000001)]);
         let err = values_match(&bad, KnownSeries::Gauge).unwrap_err();
         assert!(err.contains("1 of 2 samples differ"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_series_does_not_follow_the_known_function() {
+        let err = values_match(&series(&[], vec![]), KnownSeries::Gauge).unwrap_err();
+        assert!(err.starts_with("stackproof_gauge: no sample"), "{err}");
+        assert!(values_follow(&series(&[], vec![]), "m", |_| 0.0).is_err());
     }
 }

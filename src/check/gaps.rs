@@ -80,6 +80,30 @@ pub fn find_gaps(timestamps: &[i64], max_gap_ms: i64, window: Option<(i64, i64)>
         .collect()
 }
 
+/// The hole a series killed for `outage` must show: its longest hole above
+/// `max_gap_ms`, at least as long as the outage. Otherwise says why (no
+/// hole: it kept going through the kill; a shorter one: was it down?), so
+/// that a kill that did not happen cannot pass as an outage survived.
+pub fn outage_hole(
+    timestamps: &[i64],
+    max_gap_ms: i64,
+    outage: std::time::Duration,
+    series: &str,
+) -> Result<Gap, String> {
+    let gaps = find_gaps(timestamps, max_gap_ms, None);
+    match gaps.into_iter().max_by_key(Gap::len_ms) {
+        Some(g) if g.len_ms() >= outage.as_millis() as i64 => Ok(g),
+        Some(g) => Err(format!(
+            "{series}: the longest hole is {g}, shorter than the {}s outage: was it really down?",
+            outage.as_secs()
+        )),
+        None if timestamps.is_empty() => Err(format!("{series}: no sample at all")),
+        None => Err(format!(
+            "{series} has no hole: it kept scraping through the kill"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +160,31 @@ mod tests {
     fn a_gap_exactly_at_the_bound_is_allowed() {
         assert!(find_gaps(&[0, 3000], 3000, None).is_empty());
         assert_eq!(find_gaps(&[0, 3001], 3000, None).len(), 1);
+    }
+
+    #[test]
+    fn a_kill_must_leave_a_hole_as_long_as_the_outage() {
+        let outage = std::time::Duration::from_secs(30);
+        let mut ts: Vec<i64> = (0..10).map(|i| 1000 * i).collect();
+        ts.extend((45..50).map(|i| 1000 * i));
+        assert_eq!(
+            outage_hole(&ts, 7000, outage, "r0").unwrap().len_ms(),
+            36_000
+        );
+        let steady: Vec<i64> = (0..60).map(|i| 1000 * i).collect();
+        let err = outage_hole(&steady, 7000, outage, "r0").unwrap_err();
+        assert!(
+            err.contains("no hole: it kept scraping through the kill"),
+            "{err}"
+        );
+        let short = vec![0, 1000, 11_000, 12_000];
+        let err = outage_hole(&short, 7000, outage, "r0").unwrap_err();
+        assert!(err.contains("shorter than the 30s outage"), "{err}");
+        assert!(
+            outage_hole(&[], 7000, outage, "r0")
+                .unwrap_err()
+                .contains("no sample")
+        );
     }
 
     #[test]

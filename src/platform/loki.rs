@@ -18,7 +18,7 @@ use crate::ports::{PortError, free_port};
 use crate::process::{
     ProcessError, ProcessSpec, RunningProcess, keep_requested, pid_alive, redact,
 };
-use crate::stack::loki::{LokiConfig, loki_args};
+use crate::stack::loki::{FlushSettings, LokiConfig, loki_args};
 
 /// The variable naming the Loki binary to run.
 pub const ENV_BIN: &str = "STACKPROOF_LOKI_BIN";
@@ -58,6 +58,9 @@ pub enum LokiPlatformError {
         "loki did not exit within {0:?} of SIGTERM and was killed: its shutdown flush may be incomplete"
     )]
     StopTimeout(Duration),
+    /// A fault this platform's Loki cannot be put in: what, and why.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl LokiPlatformError {
@@ -72,66 +75,7 @@ impl LokiPlatformError {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// The pinned Loki version of `fixtures/versions.toml`, when it reads.
-pub fn pinned_version() -> Option<String> {
-    let text = std::fs::read_to_string(crate::versions::default_versions_path()).ok()?;
-    let v: toml::Value = toml::from_str(&text).ok()?;
-    Some(v.get("loki")?.get("version")?.as_str()?.to_owned())
-}
-
-/// Where `scripts/install-loki` puts the pinned release.
-pub fn cached_binary() -> Option<PathBuf> {
-    let v = pinned_version()?;
-    Some(crate::versions::cache_dir().join(format!("bin/loki-{v}/loki")))
-}
-
-/// Finds the Loki binary: `$STACKPROOF_LOKI_BIN`, else the pinned release
-/// in the cache, else `loki` on `PATH`.
-pub fn find_binary() -> Result<PathBuf, LokiPlatformError> {
-    find_binary_in(
-        std::env::var_os(ENV_BIN),
-        cached_binary(),
-        std::env::var_os("PATH"),
-    )
-}
-
-fn find_binary_in(
-    env: Option<std::ffi::OsString>,
-    cached: Option<PathBuf>,
-    path: Option<std::ffi::OsString>,
-) -> Result<PathBuf, LokiPlatformError> {
-    if let Some(p) = env.filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if is_executable(&p) {
-            Ok(p)
-        } else {
-            Err(LokiPlatformError::Missing {
-                detail: format!("{ENV_BIN}={} is not an executable file", p.display()),
-            })
-        };
-    }
-    if let Some(c) = cached.filter(|c| is_executable(c)) {
-        return Ok(c);
-    }
-    if let Some(found) = path
-        .as_deref()
-        .into_iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("loki"))
-        .find(|p| is_executable(p))
-    {
-        return Ok(found);
-    }
-    Err(LokiPlatformError::Missing {
-        detail: format!("{ENV_BIN} is unset and no `loki` is on PATH"),
-    })
-}
+pub use super::loki_binary::{cached_binary, find_binary, pinned_version};
 
 /// How to start Loki.
 #[derive(Debug, Clone, Default)]
@@ -424,18 +368,46 @@ impl LocalLoki {
 impl LocalLoki {
     /// Restarts Loki on its data with a wrong secret key (`wrong = true`) or
     /// the bucket's own again, and waits until `/ready`. The harness keeps
-    /// reading the bucket with the right key. Killed, not stopped: a Loki
-    /// with a wrong key retries its shutdown flush until killed anyway, and
-    /// its WAL replays every line on the next start.
+    /// reading the bucket with the right key.
     pub async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError> {
-        self.cfg.s3.credentials = if wrong {
-            S3Credentials {
-                access_key: self.bucket.credentials.access_key.clone(),
-                secret_key: S3Credentials::generate().secret_key,
-            }
-        } else {
-            self.bucket.credentials.clone()
-        };
+        let right = self.bucket.credentials.clone();
+        self.reconfigure(|cfg| {
+            cfg.s3.credentials = if wrong {
+                S3Credentials {
+                    access_key: right.access_key,
+                    secret_key: S3Credentials::generate().secret_key,
+                }
+            } else {
+                right
+            };
+        })
+        .await
+    }
+
+    /// Restarts Loki on its data with `flush` as its ingester's flush
+    /// settings, and waits until `/ready`.
+    pub async fn set_flush_settings(
+        &mut self,
+        flush: FlushSettings,
+    ) -> Result<(), LokiPlatformError> {
+        self.reconfigure(|cfg| cfg.flush = flush).await
+    }
+
+    /// Restarts Loki on its data with label discovery on or off, and waits
+    /// until `/ready`.
+    pub async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError> {
+        self.reconfigure(|cfg| cfg.label_discovery = on).await
+    }
+
+    /// Rewrites its config with `change` made and starts it again on its
+    /// data. Killed, not stopped: a Loki with a wrong key retries its
+    /// shutdown flush until killed anyway, and its WAL replays every line
+    /// on the next start.
+    async fn reconfigure(
+        &mut self,
+        change: impl FnOnce(&mut LokiConfig),
+    ) -> Result<(), LokiPlatformError> {
+        change(&mut self.cfg);
         write_private(&self.config_file, &self.cfg.render())?;
         std::fs::write(
             self.root.join("loki.redacted.yml"),
@@ -468,74 +440,5 @@ impl Drop for LocalLoki {
         self.kill();
         crate::process::unregister_dir(&self.root);
         self.dir.take();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn exe(dir: &Path, name: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = dir.join(name);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-
-    #[test]
-    fn the_env_variable_wins_then_the_cache_then_path() {
-        let d = tempfile::tempdir().unwrap();
-        let env_bin = exe(d.path(), "my-loki");
-        let cached = exe(d.path(), "cached-loki");
-        let path_dir = d.path().join("bin");
-        std::fs::create_dir(&path_dir).unwrap();
-        let on_path = exe(&path_dir, "loki");
-        let path = Some(path_dir.clone().into_os_string());
-        assert_eq!(
-            find_binary_in(
-                Some(env_bin.clone().into()),
-                Some(cached.clone()),
-                path.clone()
-            )
-            .unwrap(),
-            env_bin
-        );
-        assert_eq!(
-            find_binary_in(None, Some(cached.clone()), path.clone()).unwrap(),
-            cached
-        );
-        assert_eq!(
-            find_binary_in(None, Some(d.path().join("absent")), path.clone()).unwrap(),
-            on_path
-        );
-    }
-
-    #[test]
-    fn absence_is_one_line_saying_what_and_how() {
-        let d = tempfile::tempdir().unwrap();
-        let err = find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).unwrap_err();
-        assert!(err.is_missing());
-        let msg = err.to_string();
-        assert_eq!(msg.lines().count(), 1, "{msg}");
-        assert!(msg.starts_with(MISSING_REASON), "{msg}");
-        assert!(msg.contains("no `loki` is on PATH"), "{msg}");
-        let err = find_binary_in(Some("/nonexistent/loki".into()), None, None).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("STACKPROOF_LOKI_BIN=/nonexistent/loki is not an executable file")
-        );
-        // A non-executable file is not a binary.
-        let plain = d.path().join("loki");
-        std::fs::write(&plain, "").unwrap();
-        assert!(find_binary_in(None, None, Some(d.path().as_os_str().to_owned())).is_err());
-    }
-
-    #[test]
-    fn the_pinned_version_comes_from_versions_toml() {
-        let v = pinned_version().expect("[loki] version in fixtures/versions.toml");
-        assert!(v.starts_with('3'), "{v}");
-        let c = cached_binary().unwrap();
-        assert!(c.ends_with(format!("bin/loki-{v}/loki")), "{}", c.display());
     }
 }

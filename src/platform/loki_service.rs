@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::client::loki::LokiClient;
 use crate::client::objstore::S3Target;
 use crate::platform::loki::{LocalLoki, LokiPlatformError};
+use crate::stack::loki::FlushSettings;
 
 /// A running Loki 3 and the faults log scenarios cause in it.
 #[async_trait]
@@ -36,6 +37,16 @@ pub trait LokiService: Send + Sync {
     /// Restarts it with a wrong secret key (`wrong = true`), or the right
     /// one again, and waits until `/ready`: flushes must then fail.
     async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError>;
+    /// Restarts it with `flush` as its ingester's flush settings (its data
+    /// kept) and waits until `/ready`: a Loki that keeps chunks longer than
+    /// the stack promises, for a negative twin. Errors with
+    /// [`LokiPlatformError::Unsupported`] where its config cannot be changed.
+    async fn set_flush_settings(&mut self, flush: FlushSettings) -> Result<(), LokiPlatformError>;
+    /// Restarts it with `service_name` / `detected_level` discovery on or
+    /// off (its data kept) and waits until `/ready`: on, streams carry
+    /// labels nobody pushed, for a negative twin. Errors with
+    /// [`LokiPlatformError::Unsupported`] where its config cannot be changed.
+    async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError>;
 }
 
 /// The lines of `log` containing every one of `needles`, the last `max`
@@ -79,5 +90,13 @@ impl LokiService for LocalLoki {
 
     async fn set_wrong_credentials(&mut self, wrong: bool) -> Result<(), LokiPlatformError> {
         LocalLoki::set_wrong_credentials(self, wrong).await
+    }
+
+    async fn set_flush_settings(&mut self, flush: FlushSettings) -> Result<(), LokiPlatformError> {
+        LocalLoki::set_flush_settings(self, flush).await
+    }
+
+    async fn set_label_discovery(&mut self, on: bool) -> Result<(), LokiPlatformError> {
+        LocalLoki::set_label_discovery(self, on).await
     }
 }

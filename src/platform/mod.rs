@@ -10,6 +10,7 @@ pub mod kind;
 pub mod kube;
 pub mod local;
 pub mod loki;
+mod loki_binary;
 pub mod loki_service;
 pub mod loki_version;
 pub mod salvage;

@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
-use crate::check::blocks::{BlockLayout, BlockMeta, check_sidecar_block, layouts};
-use crate::check::dedup::values_match;
-use crate::check::gaps::fmt_time;
+use super::served::served_like_prometheus;
+use crate::check::blocks::{
+    BlockLayout, BlockMeta, check_sidecar_block, layouts, upload_count_mismatches,
+};
 use crate::client::objstore::Objstore;
-use crate::client::prom::{PromClient, QueryOptions};
-use crate::data::exporter::{KnownSeries, now_ms};
+use crate::client::prom::PromClient;
+use crate::data::exporter::now_ms;
 use crate::eventually::{Eventually, Probe};
-use crate::platform::{ExtraQuery, Platform, Stores};
+use crate::platform::{Platform, Stores};
 
 /// The scenario id.
 pub const ID: &str = "blocks_in_bucket";
@@ -207,48 +208,9 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     );
 
     let t = Instant::now();
-    let outcome = served_like_prometheus(p, &blocks, None).await;
+    let outcome = served_like_prometheus(p, &blocks, None, Stores::GatewayOnly).await;
     report.check(checks::FROM_STORE, t, outcome);
     report
-}
-
-/// Reads every block's samples through the store gateway alone and
-/// compares them with `expected` (or, when None, with what the sidecars
-/// serve from Prometheus now).
-pub async fn served_like_prometheus(
-    p: &mut dyn Platform,
-    blocks: &[Block],
-    expected: Option<&BTreeMap<String, Vec<(i64, f64)>>>,
-) -> Result<(), String> {
-    let label = p.shape().replica_label.clone();
-    let owned;
-    let expected = match expected {
-        Some(e) => e,
-        None => {
-            let url = p
-                .start_extra_query(ExtraQuery {
-                    replica_labels: vec![label.clone()],
-                    stores: Stores::SidecarsOnly,
-                })
-                .await
-                .map_err(|e| format!("start a Thanos Query over the sidecars alone: {e}"))?;
-            owned = samples_by_block(&url, blocks, &label)
-                .await
-                .map_err(|e| format!("from Prometheus: {e}"))?;
-            &owned
-        }
-    };
-    let url = p
-        .start_extra_query(ExtraQuery {
-            replica_labels: vec![label.clone()],
-            stores: Stores::GatewayOnly,
-        })
-        .await
-        .map_err(|e| format!("start a Thanos Query over the store gateway alone: {e}"))?;
-    let served = samples_by_block(&url, blocks, &label)
-        .await
-        .map_err(|e| format!("from the store gateway: {e}"))?;
-    compare_samples(expected, &served)
 }
 
 /// The sidecars' `thanos_shipper_uploads_total` equals the blocks in the
@@ -269,26 +231,20 @@ async fn check_counts(
             Err(e) => return Probe::NotYet(e),
         };
         let by = by_replica(&blocks, replica_label);
-        let mut diffs = Vec::new();
-        for (i, url) in sidecars.iter().enumerate() {
-            let uploaded = match PromClient::new(url)
+        let mut uploaded = Vec::new();
+        for url in &sidecars {
+            match PromClient::new(url)
                 .own_metric("thanos_shipper_uploads_total", &[])
                 .await
             {
-                Ok(v) => v.unwrap_or(0.0) as usize,
+                Ok(v) => uploaded.push(v.unwrap_or(0.0) as usize),
                 Err(e) => return Probe::NotYet(e.to_string()),
-            };
-            let in_bucket = by.get(&i.to_string()).map_or(0, Vec::len);
-            // A restarted sidecar counts from zero: it can only be fewer.
-            if uploaded > in_bucket {
-                diffs.push(format!(
-                    "replica {i}: sidecar counted {uploaded} uploads, bucket holds {in_bucket}"
-                ));
-            }
-            if in_bucket == 0 {
-                diffs.push(format!("replica {i}: no block in the bucket"));
             }
         }
+        let in_bucket: Vec<usize> = (0..sidecars.len())
+            .map(|i| by.get(&i.to_string()).map_or(0, Vec::len))
+            .collect();
+        let diffs = upload_count_mismatches(&uploaded, &in_bucket);
         if diffs.is_empty() {
             Probe::Ready(())
         } else {
@@ -297,108 +253,6 @@ async fn check_counts(
     })
     .await
     .map_err(|e| e.to_string())
-}
-
-/// Raw samples of every known series of each block's replica over the
-/// block's range, keyed by `<ulid> <selector>`, read through `query_url`.
-/// Polls until every key has samples (a store gateway loads new blocks on
-/// its next sync).
-pub async fn samples_by_block(
-    query_url: &str,
-    blocks: &[Block],
-    replica_label: &str,
-) -> Result<BTreeMap<String, Vec<(i64, f64)>>, String> {
-    let client = PromClient::new(query_url);
-    let keys: Vec<(String, String, i64, i64)> = blocks
-        .iter()
-        .filter_map(|b| Some((b, b.meta.label(replica_label)?)))
-        .flat_map(|(b, r)| {
-            KnownSeries::ALL.into_iter().map(move |k| {
-                let sel = format!("{}{{{replica_label}=\"{r}\"}}", k.metric());
-                (
-                    format!("{} {sel}", b.layout.ulid),
-                    sel,
-                    b.meta.min_time,
-                    b.meta.max_time - 1,
-                )
-            })
-        })
-        .collect();
-    Eventually::new(
-        format!("samples of {} block series through {query_url}", keys.len()),
-        Duration::from_secs(60),
-    )
-    .until(|| async {
-        let mut out = BTreeMap::new();
-        for (key, sel, start, end) in &keys {
-            match client
-                .raw_samples(sel, *start, *end, &QueryOptions::strict_raw())
-                .await
-            {
-                Ok(r) if r.series.len() == 1 && !r.series[0].samples.is_empty() => {
-                    out.insert(key.clone(), r.series[0].samples.clone());
-                }
-                Ok(r) => {
-                    return Probe::NotYet(format!(
-                        "{key}: {} series with samples",
-                        r.series.iter().filter(|s| !s.samples.is_empty()).count()
-                    ));
-                }
-                Err(e) => return Probe::NotYet(format!("{key}: {e}")),
-            }
-        }
-        Probe::Ready(out)
-    })
-    .await
-    .map_err(|e| e.to_string())
-}
-
-/// Compares what the store gateway served with what Prometheus held, key by
-/// key, and checks every value against the known function.
-pub fn compare_samples(
-    expected: &BTreeMap<String, Vec<(i64, f64)>>,
-    served: &BTreeMap<String, Vec<(i64, f64)>>,
-) -> Result<(), String> {
-    let mut problems = Vec::new();
-    for (key, want) in expected {
-        let got = served.get(key).map(Vec::as_slice).unwrap_or(&[]);
-        if got != want.as_slice() {
-            let missing: Vec<i64> = want
-                .iter()
-                .filter(|s| !got.contains(s))
-                .map(|s| s.0)
-                .collect();
-            let extra = got.iter().filter(|s| !want.contains(s)).count();
-            problems.push(format!(
-                "{key}: served {} samples, Prometheus had {}; {} missing{}, {extra} unexpected",
-                got.len(),
-                want.len(),
-                missing.len(),
-                missing
-                    .first()
-                    .map_or(String::new(), |t| format!(" (first at {})", fmt_time(*t)))
-            ));
-        }
-        let metric = key
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.split('{').next())
-            .unwrap_or("");
-        if let Some(known) = KnownSeries::from_metric(metric) {
-            let series = crate::client::prom::Series {
-                labels: BTreeMap::new(),
-                samples: got.to_vec(),
-            };
-            if let Err(e) = values_match(&series, known) {
-                problems.push(format!("{key}: {e}"));
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
 }
 
 /// The last warning or error line of a component's log.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::ScenarioReport;
 use crate::check::dedup::{single_series, switch_over_bound, values_match};
-use crate::check::gaps::{find_gaps, fmt_time};
+use crate::check::gaps::{find_gaps, fmt_time, outage_hole};
 use crate::client::prom::{PromClient, QueryOptions};
 use crate::data::exporter::{KnownSeries, now_ms};
 use crate::eventually::hold_for;
@@ -207,25 +207,14 @@ async fn check_killed_replica_hole(
             [s] => {
                 let ts: Vec<i64> = s.samples.iter().map(|(t, _)| *t).collect();
                 let bound = switch_over_bound(scrape_interval).as_millis() as i64;
-                let gaps = find_gaps(&ts, bound, None);
-                match gaps.iter().max_by_key(|g| g.len_ms()) {
-                    Some(g) if g.len_ms() >= outage.as_millis() as i64 => {
-                        report.fact("replica 0 hole start", fmt_time(g.after_ms));
-                        report.fact("replica 0 hole end", fmt_time(g.before_ms));
-                        report.fact(
-                            "replica 0 hole length",
-                            format!("{:.1}s", g.len_ms() as f64 / 1000.0),
-                        );
-                        Ok(())
-                    }
-                    Some(g) => Err(format!(
-                        "replica 0's longest hole is {g}, shorter than the {}s outage: was it really down?",
-                        outage.as_secs()
-                    )),
-                    None => Err(format!(
-                        "replica 0's own series {selector} has no hole: it kept scraping through the kill"
-                    )),
-                }
+                outage_hole(&ts, bound, outage, &selector).map(|g| {
+                    report.fact("replica 0 hole start", fmt_time(g.after_ms));
+                    report.fact("replica 0 hole end", fmt_time(g.before_ms));
+                    report.fact(
+                        "replica 0 hole length",
+                        format!("{:.1}s", g.len_ms() as f64 / 1000.0),
+                    );
+                })
             }
             other => Err(format!(
                 "{selector}: {} series where 1 expected",

@@ -1,11 +1,12 @@
-//! `log_chunks_in_bucket`: after a flush and a graceful stop, the bucket
-//! holds chunk objects under the tenant's prefix and the tsdb index files;
-//! Loki restarted with its local directories deleted still returns every
-//! line exactly.
+//! `log_chunks_in_bucket`: chunks reach the bucket under the tenant's prefix
+//! by Loki's own flush, within what the stack's flush settings promise (no
+//! `/flush`: users rely on `chunk_idle_period`, not on a manual flush);
+//! after a graceful stop the tsdb index is there too; Loki restarted with
+//! its local directories deleted still returns every line exactly.
 //!
 //! Loki ships its tsdb index only when a head rotates (15-minute wall-clock
-//! boundaries) or on graceful shutdown, so the fast path is: push → `/flush`
-//! → chunks appear → SIGTERM (`flush_on_shutdown`) → index uploaded.
+//! boundaries) or on graceful shutdown, so the path is: push → chunks idle
+//! and flushed → SIGTERM (`flush_on_shutdown`) → index uploaded.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,73 +14,30 @@ use std::time::{Duration, Instant};
 use super::ScenarioReport;
 use super::logs::loki_unavailable;
 use super::logs::{read_streams, same_lines, version_text};
+use super::timing;
 use crate::check::logseq::{account, group_by_key};
 use crate::client::objstore::Objstore;
 use crate::client::prom::sum_metric;
 use crate::data::loggen::{GenLine, LogGen, new_run_id};
 use crate::eventually::{Eventually, Probe};
+use crate::platform::loki::LokiPlatformError;
 use crate::platform::{LokiService, Platform};
+use crate::stack::loki::FlushSettings;
 
 /// The scenario id.
 pub const ID: &str = "log_chunks_in_bucket";
 
-/// Loki's tenant with auth off.
-pub const TENANT: &str = "fake";
+pub use crate::check::chunks::{ChunkKey, TENANT, parse_chunk_key, parse_index_key};
+use crate::check::chunks::{chunks_cover, flush_settings_in, index_covers};
 
 /// Check names, shared by the scenario and its negative twin.
 pub mod checks {
-    pub const CHUNKS: &str = "chunks reach the bucket under the tenant's prefix";
+    pub const CHUNKS: &str = "chunks reach the bucket under the tenant's prefix by Loki's own flush, within its idle period";
     pub const LAYOUT: &str =
         "chunk keys are <tenant>/<fingerprint>/<from>:<through>:<checksum> within the run";
     pub const INDEX: &str = "the tsdb index reaches the bucket on graceful shutdown";
     pub const FROM_BUCKET: &str =
         "after a restart with no local data, every line comes back exactly";
-}
-
-/// One chunk object's key, parsed.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ChunkKey {
-    pub tenant: String,
-    pub fingerprint: u64,
-    pub from_ms: i64,
-    pub through_ms: i64,
-    pub checksum: u32,
-}
-
-/// Parses `<tenant>/<fingerprint hex>/<from hex>:<through hex>:<checksum
-/// hex>` (schema v12+ object layout).
-pub fn parse_chunk_key(key: &str) -> Option<ChunkKey> {
-    let mut parts = key.split('/');
-    let tenant = parts.next()?.to_owned();
-    let fp = parts.next()?;
-    let rest = parts.next()?;
-    if parts.next().is_some() || tenant.is_empty() {
-        return None;
-    }
-    let mut f = rest.split(':');
-    let from = f.next()?;
-    let through = f.next()?;
-    let checksum = f.next()?;
-    if f.next().is_some() {
-        return None;
-    }
-    Some(ChunkKey {
-        tenant,
-        fingerprint: u64::from_str_radix(fp, 16).ok()?,
-        from_ms: i64::from_str_radix(from, 16).ok()?,
-        through_ms: i64::from_str_radix(through, 16).ok()?,
-        checksum: u32::from_str_radix(checksum, 16).ok()?,
-    })
-}
-
-/// The day number of an index file `index/index_<day>/<file>.tsdb.gz`.
-pub fn parse_index_key(key: &str) -> Option<u64> {
-    let rest = key.strip_prefix("index/index_")?;
-    let (day, file) = rest.split_once('/')?;
-    if !file.ends_with(".tsdb.gz") && !file.ends_with(".tsdb") {
-        return None;
-    }
-    day.parse().ok()
 }
 
 /// The scenario on the platform's Loki.
@@ -121,6 +79,36 @@ pub async fn twin_wrong_credentials(loki: &mut dyn LokiService) -> ScenarioRepor
     report
 }
 
+/// Negative twin: Loki restarted with its own default flush settings (30 m
+/// idle): its chunks stay in memory far past the stack's promise, and the
+/// scenario's own check must say so, with the settings Loki runs with.
+/// Loki gets the stack's settings back afterwards.
+pub async fn twin_slow_flush(loki: &mut dyn LokiService) -> ScenarioReport {
+    let id = "log_chunks_in_bucket/twin: slow flush";
+    match loki.set_flush_settings(FlushSettings::LOKI_DEFAULTS).await {
+        Err(LokiPlatformError::Unsupported(why)) => return ScenarioReport::skipped(id, &why),
+        Err(e) => {
+            let mut r = ScenarioReport::new(id);
+            r.check(
+                "Loki restarts with its default flush settings",
+                Instant::now(),
+                Err(e.to_string()),
+            );
+            return r;
+        }
+        Ok(()) => {}
+    }
+    let mut report = run_as(loki, id).await;
+    if let Err(e) = loki.set_flush_settings(FlushSettings::STACK).await {
+        report.check(
+            "Loki restarts with the stack's flush settings",
+            Instant::now(),
+            Err(e.to_string()),
+        );
+    }
+    report
+}
+
 async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     let mut report = ScenarioReport::new(id);
     let client = loki.client();
@@ -150,21 +138,20 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     report.fact("lines pushed", lines.len().to_string());
     let streams = g.keys().len();
 
-    // Chunks: /flush, then wait for one new chunk per stream, watching
-    // Loki's flush failures so a broken store is reported at once.
+    // Chunks: no /flush. Wait, as long as the stack's flush settings
+    // promise, for one new chunk per stream, watching Loki's flush failures
+    // so a broken store is reported at once.
     let t = Instant::now();
-    if let Err(e) = client.flush().await {
-        report.check(checks::CHUNKS, t, Err(format!("POST /flush: {e}")));
-        return report;
-    }
+    let promise = FlushSettings::STACK;
+    let limit = timing::loki_flush_wait(&promise);
     // Shared with the probe's futures, which outlive each call of the closure.
     let first_chunk: std::sync::Mutex<Option<Duration>> = std::sync::Mutex::new(None);
     let waited = Eventually::new(
         format!(
-            "{streams} new chunk objects under {TENANT}/ in bucket {}",
+            "{streams} new chunk objects under {TENANT}/ in bucket {} by Loki's own flush",
             loki.bucket().bucket
         ),
-        Duration::from_secs(120),
+        limit,
     )
     .max_delay(Duration::from_millis(500))
     .until(|| {
@@ -250,12 +237,30 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
             return report;
         }
         Err(e) => {
-            let said = loki.log_lines_matching(&["level=error"], 1).await;
+            // Its last error about flushing only: a start-up line ("empty
+            // ring") would send a person the wrong way.
+            let said = loki.log_lines_matching(&["level=error", "flush"], 1).await;
             let hint = said
                 .first()
-                .map(|l| format!("; Loki's last error: {l}"))
+                .map(|l| format!("; Loki's last flush error: {l}"))
                 .unwrap_or_default();
-            report.check(checks::CHUNKS, t, Err(format!("{e}{hint}")));
+            let runs_with = match client.config().await {
+                Ok(c) => flush_settings_in(&c),
+                Err(e) => format!("its /config unreadable: {e}"),
+            };
+            report.check(
+                checks::CHUNKS,
+                t,
+                Err(format!(
+                    "Loki did not flush every stream's chunk to the bucket within {:.1}s of the \
+                     push, which the stack's flush settings promise ({}: idle + one flush \
+                     check + {:.0}s margin); Loki runs with {runs_with}: is its idle period \
+                     longer than promised?\n{e}{hint}",
+                    limit.as_secs_f64(),
+                    promise.text(),
+                    (limit - promise.idle - promise.check_period * 6 / 5).as_secs_f64(),
+                )),
+            );
             return report;
         }
     };
@@ -297,20 +302,18 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
             return report;
         }
     };
-    let covered: BTreeSet<u64> = index.iter().map(|(d, _)| *d).collect();
-    let outcome = if days.is_subset(&covered) {
-        report.fact("new tsdb index files", index.len().to_string());
-        if let Some((_, k)) = index.first() {
-            report.fact("an index file", k.clone());
+    let outcome = match index_covers(&days, &index) {
+        Ok(()) => {
+            report.fact("new tsdb index files", index.len().to_string());
+            if let Some((_, k)) = index.first() {
+                report.fact("an index file", k.clone());
+            }
+            Ok(())
         }
-        Ok(())
-    } else {
-        Err(format!(
-            "no new tsdb index file for day(s) {:?} under index/ after the graceful stop (new: {:?}); Loki's last lines: {}",
-            days.difference(&covered).collect::<Vec<_>>(),
-            index.iter().map(|(_, k)| k).collect::<Vec<_>>(),
+        Err(e) => Err(format!(
+            "{e}; Loki's last lines: {}",
             loki.log_tail(3).await
-        ))
+        )),
     };
     report.check(checks::INDEX, t, outcome);
 
@@ -384,83 +387,4 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     };
     report.check(checks::FROM_BUCKET, t, outcome);
     report
-}
-
-/// Every chunk belongs to the tenant and overlaps the run's time span.
-fn chunks_cover(chunks: &[ChunkKey], lines: &[GenLine]) -> Result<(), String> {
-    let first = lines.iter().map(|l| l.ts_ns / 1_000_000).min().unwrap_or(0);
-    let last = lines.iter().map(|l| l.ts_ns / 1_000_000).max().unwrap_or(0);
-    let bad: Vec<String> = chunks
-        .iter()
-        .filter(|c| {
-            c.tenant != TENANT
-                || c.through_ms < first
-                || c.from_ms > last
-                || c.from_ms > c.through_ms
-        })
-        .map(|c| format!("{c:?}"))
-        .collect();
-    if bad.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} chunk(s) outside tenant {TENANT} or the run's span [{first}, {last}] ms: {}",
-            bad.len(),
-            bad.join(", ")
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_keys_parse_as_loki_writes_them() {
-        // The recorded filesystem layout names chunks by base64 of this key
-        // part; on S3 the key is plain.
-        let k = parse_chunk_key("fake/bdcd69a5653c3492/1a20efd8368:1a20efe1fa8:65c019ab").unwrap();
-        assert_eq!(k.tenant, "fake");
-        assert_eq!(k.fingerprint, 0xbdcd69a5653c3492);
-        assert_eq!(k.from_ms, 1_795_547_825_000);
-        assert_eq!(k.through_ms, 1_795_547_865_000);
-        assert_eq!(k.checksum, 0x65c019ab);
-        assert_eq!(parse_chunk_key("fake/xyz/1:2:3"), None);
-        assert_eq!(parse_chunk_key("fake/ab/1:2"), None);
-        assert_eq!(parse_chunk_key("loki_cluster_seed.json"), None);
-        assert_eq!(parse_chunk_key("fake/ab/1:2:3/extra"), None);
-    }
-
-    #[test]
-    fn index_keys_name_their_day() {
-        assert_eq!(
-            parse_index_key("index/index_20781/1795547861-vm-1795547861842522244.tsdb.gz"),
-            Some(20781)
-        );
-        assert_eq!(1_795_547_825_000i64 / 86_400_000, 20781);
-        assert_eq!(parse_index_key("index/index_20781/"), None);
-        assert_eq!(parse_index_key("fake/ab/1:2:3"), None);
-    }
-
-    #[test]
-    fn chunks_outside_the_run_are_named() {
-        let g = LogGen::recent("rt", 5, Duration::from_secs(1));
-        let lines = g.lines();
-        let first = lines[0].ts_ns / 1_000_000;
-        let ok = ChunkKey {
-            tenant: TENANT.into(),
-            fingerprint: 1,
-            from_ms: first,
-            through_ms: first + 4000,
-            checksum: 0,
-        };
-        assert_eq!(chunks_cover(std::slice::from_ref(&ok), &lines), Ok(()));
-        let old = ChunkKey {
-            from_ms: 1000,
-            through_ms: 2000,
-            ..ok.clone()
-        };
-        let err = chunks_cover(&[ok, old], &lines).unwrap_err();
-        assert!(err.starts_with("1 chunk(s) outside tenant fake"), "{err}");
-    }
 }

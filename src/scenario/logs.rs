@@ -89,21 +89,9 @@ pub fn loki_unavailable(id: &str, e: PlatformError) -> ScenarioReport {
     }
 }
 
-/// Negative twin: the generator skips `app=api level=info` seq 40–49; the
-/// sequence check must name that range.
-pub async fn twin_skipped_seq(loki: &mut dyn LokiService) -> ScenarioReport {
-    let g =
-        LogGen::recent(new_run_id(), 60, Duration::from_secs(1)).skip("app=api level=info", 40, 49);
-    run_with(loki, "logs/twin: skipped sequence numbers", &g).await
-}
-
-/// Negative twin: the generator pushes `app=billing level=warn` seq 17
-/// twice; the sequence check must name it.
-pub async fn twin_duplicated(loki: &mut dyn LokiService) -> ScenarioReport {
-    let g = LogGen::recent(new_run_id(), 60, Duration::from_secs(1))
-        .duplicate("app=billing level=warn", 17);
-    run_with(loki, "logs/twin: duplicated lines", &g).await
-}
+pub use super::logs_twins::{
+    twin_duplicated, twin_label_discovery, twin_skipped_seq, twin_too_old,
+};
 
 /// Pushes `g`'s lines and runs every check against them.
 pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> ScenarioReport {

@@ -11,7 +11,9 @@ pub mod heap_profile;
 pub mod history_from_bucket;
 pub mod log_chunks;
 pub mod logs;
+mod logs_twins;
 pub mod object_storage_outage;
+pub mod served;
 pub mod timing;
 
 use std::time::{Duration, Instant};
@@ -132,10 +134,24 @@ impl ScenarioReport {
         })
     }
 
-    /// Panics, naming every failed check, unless all passed (for tests).
+    /// True when at least one check passed and none failed: what a test
+    /// may call a pass. A report whose every check was skipped (no Loki, a
+    /// platform that cannot cause the fault) proved nothing.
+    pub fn proved_something(&self) -> bool {
+        self.passed() && self.checks.iter().any(|c| c.outcome == Outcome::Passed)
+    }
+
+    /// Panics, naming every failed check, unless none failed and at least
+    /// one passed (for tests): an all-skipped (or empty) report is no pass.
     pub fn assert_passed(&self) {
         let failed: Vec<_> = self.failures().collect();
         assert!(failed.is_empty(), "{} failed: {failed:#?}", self.id);
+        assert!(
+            self.proved_something(),
+            "{}: no check passed, so nothing was proved (all skipped?): {:#?}",
+            self.id,
+            self.checks
+        );
     }
 
     /// The message of check `name`, which must have failed (for negative
@@ -214,6 +230,20 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_all_skipped_report_is_not_a_pass() {
+        let r = ScenarioReport::skipped("logs", "no Loki");
+        assert!(r.passed(), "no failure");
+        assert!(!r.proved_something());
+        let panic = std::panic::catch_unwind(|| r.assert_passed()).unwrap_err();
+        let msg = panic.downcast_ref::<String>().unwrap();
+        assert!(msg.contains("nothing was proved"), "{msg}");
+        assert!(std::panic::catch_unwind(|| ScenarioReport::new("x").assert_passed()).is_err());
+        let mut ok = ScenarioReport::skipped("logs", "part skipped");
+        ok.check("one check", Instant::now(), Ok(()));
+        ok.assert_passed();
+    }
 
     #[tokio::test]
     async fn a_scenario_the_platform_cannot_provide_is_skipped_before_it_starts() {

@@ -180,7 +180,7 @@ mod tests {
         assert!(y.contains("auth_password_file: \"/run/pw\""), "{y}");
         assert!(!y.contains("auth_password:"), "{y}");
         assert!(y.contains("group_by: ['...']"), "{y}");
-        assert!(y.contains("repeat_interval: 3600s"), "{y}");
+        assert!(y.contains("repeat_interval: 1h"), "{y}");
         assert!(y.contains("X-Stackproof-Group-Key: '{}:{{ \"{\" }}"), "{y}");
         assert!(y.contains("X-Stackproof-Status: '{{ .Status }}'"), "{y}");
         assert!(

@@ -18,13 +18,17 @@ pub struct PrometheusConfig {
     pub alerting: Option<crate::stack::alertmanager::PromAlerting>,
 }
 
-/// `d` as a Go duration string (`30s`, `250ms`).
-pub(crate) fn go_duration(d: Duration) -> String {
+/// `d` as a Go duration string in its largest whole unit (`30s`, `2m`,
+/// `1h`, `250ms`): the one rendering every config (local, chart values,
+/// Loki) uses.
+pub fn go_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
+    match ms {
+        0 => "0s".into(),
+        _ if !ms.is_multiple_of(1000) => format!("{ms}ms"),
+        _ if ms.is_multiple_of(3_600_000) => format!("{}h", ms / 3_600_000),
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
+        _ => format!("{}s", ms / 1000),
     }
 }
 

@@ -5,7 +5,54 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::config::go_duration;
 use crate::client::objstore::S3Target;
+
+/// When Loki's ingester writes a chunk to the bucket on its own: what users
+/// rely on (not a manual `/flush`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushSettings {
+    /// A chunk that got no line for this long is flushed
+    /// (`chunk_idle_period`).
+    pub idle: Duration,
+    /// A chunk older than this is flushed however busy its stream
+    /// (`max_chunk_age`).
+    pub max_age: Duration,
+    /// How often the ingester looks for chunks to flush
+    /// (`flush_check_period`; Loki adds ±20 % jitter).
+    pub check_period: Duration,
+}
+
+impl FlushSettings {
+    /// What the stack promises, on every platform (the kind chart values
+    /// say the same, `fixtures/kind/loki.values.yaml`): an idle chunk is
+    /// flushed 5 s after its last line, looked for every second, so a test
+    /// can wait for Loki's own flush instead of forcing one.
+    pub const STACK: Self = Self {
+        idle: Duration::from_secs(5),
+        max_age: Duration::from_secs(2 * 3600),
+        check_period: Duration::from_secs(1),
+    };
+
+    /// Loki's own defaults (30 m idle, 2 h max age, checks every 30 s): a
+    /// short burst of lines reaches the bucket half an hour later, never
+    /// within the stack's promise. The slow-flush twin's Loki.
+    pub const LOKI_DEFAULTS: Self = Self {
+        idle: Duration::from_secs(30 * 60),
+        max_age: Duration::from_secs(2 * 3600),
+        check_period: Duration::from_secs(30),
+    };
+
+    /// The three settings as Loki's config names them, for messages.
+    pub fn text(&self) -> String {
+        format!(
+            "chunk_idle_period: {}, max_chunk_age: {}, flush_check_period: {}",
+            go_duration(self.idle),
+            go_duration(self.max_age),
+            go_duration(self.check_period)
+        )
+    }
+}
 
 /// Everything the rendered config depends on.
 #[derive(Debug, Clone)]
@@ -17,9 +64,8 @@ pub struct LokiConfig {
     pub data_dir: PathBuf,
     /// Where chunks and the index go.
     pub s3: S3Target,
-    /// How long an idle chunk stays in memory before it is flushed. Short
-    /// for tests; `/flush` forces it anyway.
-    pub chunk_idle_period: Duration,
+    /// When the ingester flushes chunks on its own.
+    pub flush: FlushSettings,
     /// `service_name` and `detected_level` discovery. Off by default so that
     /// stream labels are exactly what the generator pushed and every answer
     /// is computable from it (the recorded fixtures were made with it on).
@@ -27,14 +73,14 @@ pub struct LokiConfig {
 }
 
 impl LokiConfig {
-    /// Defaults for a test: idle chunks flushed after 1 minute, discovery off.
+    /// Defaults for a test: the stack's flush promise, discovery off.
     pub fn new(http_port: u16, grpc_port: u16, data_dir: impl Into<PathBuf>, s3: S3Target) -> Self {
         Self {
             http_port,
             grpc_port,
             data_dir: data_dir.into(),
             s3,
-            chunk_idle_period: Duration::from_secs(60),
+            flush: FlushSettings::STACK,
             label_discovery: false,
         }
     }
@@ -126,7 +172,10 @@ ingester:\n\
 \x20   # Ready at once instead of after 15 s.\n\
 \x20   min_ready_duration: 0s\n\
 \x20   final_sleep: 0s\n\
+\x20 # When chunks reach the bucket on their own (no /flush needed).\n\
 \x20 chunk_idle_period: {idle}\n\
+\x20 max_chunk_age: {max_age}\n\
+\x20 flush_check_period: {check}\n\
 \x20 # Flushed chunks leave memory at once: later reads come from the bucket.\n\
 \x20 chunk_retain_period: 0s\n\
 \x20 wal:\n\
@@ -159,7 +208,9 @@ analytics:\n\
             rules = d("rules"),
             rules_temp = d("rules-temp"),
             wal = d("wal"),
-            idle = go_duration(self.chunk_idle_period),
+            idle = go_duration(self.flush.idle),
+            max_age = go_duration(self.flush.max_age),
+            check = go_duration(self.flush.check_period),
         )
     }
 }
@@ -175,15 +226,6 @@ pub fn loki_args(config: &Path) -> Vec<String> {
 
 fn yaml_str(p: &Path) -> String {
     format!("{:?}", p.display().to_string())
-}
-
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
 }
 
 #[cfg(test)]
@@ -231,7 +273,9 @@ mod tests {
             "working_directory: \"/tmp/run/loki/compactor\"",
             "min_ready_duration: 0s",
             "flush_on_shutdown: true",
-            "chunk_idle_period: 60s",
+            "chunk_idle_period: 5s",
+            "max_chunk_age: 2h",
+            "flush_check_period: 1s",
             "discover_service_name: []",
             "discover_log_levels: false",
             "cache_results: false",
@@ -241,6 +285,39 @@ mod tests {
         }
         // Nothing listens beyond loopback.
         assert!(!text.contains("0.0.0.0"));
+    }
+
+    #[test]
+    fn flush_settings_render_in_go_durations() {
+        let mut c = config();
+        c.flush = FlushSettings::LOKI_DEFAULTS;
+        let text = c.render();
+        for want in [
+            "chunk_idle_period: 30m",
+            "max_chunk_age: 2h",
+            "flush_check_period: 30s",
+        ] {
+            assert!(text.contains(want), "missing {want:?}");
+        }
+        assert_eq!(
+            FlushSettings::STACK.text(),
+            "chunk_idle_period: 5s, max_chunk_age: 2h, flush_check_period: 1s"
+        );
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(go_duration(Duration::from_secs(7200)), "2h");
+    }
+
+    #[test]
+    fn the_kind_values_make_the_same_flush_promise() {
+        let values = include_str!("../../fixtures/kind/loki.values.yaml");
+        let f = FlushSettings::STACK;
+        for want in [
+            format!("chunk_idle_period: {}", go_duration(f.idle)),
+            format!("max_chunk_age: {}", go_duration(f.max_age)),
+            format!("flush_check_period: {}", go_duration(f.check_period)),
+        ] {
+            assert!(values.contains(&want), "kind values lack {want:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! local platform, `tests/kind_suite.rs` on the chart's Loki in kind.
 
 use stackproof::platform::Platform;
-use stackproof::scenario::{self, ScenarioReport, log_chunks, logs};
+use stackproof::scenario::{self, Outcome, ScenarioReport, log_chunks, logs};
 
 /// A fact of `r`, which must be there.
 pub fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
@@ -32,7 +32,10 @@ pub fn show(r: &ScenarioReport) {
 }
 
 /// Runs both log scenarios (through the runner, as `stackproof run` does)
-/// and their three twins on `p`'s Loki; panics on any deviation.
+/// and their five twins on `p`'s Loki; panics on any deviation. The
+/// label-discovery and slow-flush twins need a Loki whose config the
+/// platform can change: the local one; elsewhere they must be reported
+/// skipped with the reason.
 pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     // logs: every LogQL answer exact.
     let r = scenario::run(logs::ID, p).await;
@@ -60,6 +63,45 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
     show(&t);
     let msg = t.expect_failed(logs::checks::SEQUENCES);
     assert_eq!(msg, "app=billing level=warn: duplicate seq 17 (seen 2×)");
+
+    // Twin: lines past Loki's max age → the push is refused, in Loki's words.
+    let t = logs::twin_too_old(loki).await;
+    show(&t);
+    let msg = t.expect_failed(logs::checks::PUSH);
+    assert!(msg.starts_with("push: "), "{msg}");
+    assert!(
+        msg.contains("has timestamp too old") && msg.contains("oldest acceptable timestamp"),
+        "{msg}"
+    );
+
+    // Twin: label discovery on → labels and series nobody pushed, named.
+    let local = p.name() == "local";
+    let loki = p.loki().await.expect("the platform's Loki");
+    let t = logs::twin_label_discovery(loki).await;
+    show(&t);
+    if local {
+        let msg = t.expect_failed(logs::checks::LABELS);
+        assert!(
+            msg.contains("labels: expected [app, job, level, run], got [")
+                && msg.contains("service_name"),
+            "{msg}"
+        );
+        let msg = t.expect_failed(logs::checks::SERIES);
+        assert!(
+            msg.contains("unexpected [") && msg.contains("service_name"),
+            "{msg}"
+        );
+        assert!(
+            t.failure_of("Loki restarts with label discovery off")
+                .is_none(),
+            "{t:#?}"
+        );
+    } else {
+        assert!(
+            matches!(&t.checks[0].outcome, Outcome::Skipped(why) if why.contains("local platform")),
+            "{t:#?}"
+        );
+    }
 
     // log_chunks_in_bucket: chunks, index, and every line from the bucket.
     let r = scenario::run(log_chunks::ID, p).await;
@@ -90,4 +132,35 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
         t.failure_of("Loki restarts with its right key").is_none(),
         "{t:#?}"
     );
+
+    // Twin: Loki left at its default flush settings (30 m idle) keeps its
+    // chunks past the stack's promise: the same check says so, with the
+    // settings Loki itself reports.
+    let loki = p.loki().await.expect("the platform's Loki");
+    let started = std::time::Instant::now();
+    let t = log_chunks::twin_slow_flush(loki).await;
+    show(&t);
+    if !local {
+        assert!(
+            matches!(&t.checks[0].outcome, Outcome::Skipped(why) if why.contains("local platform")),
+            "{t:#?}"
+        );
+        return;
+    }
+    let msg = t.expect_failed(log_chunks::checks::CHUNKS);
+    assert!(
+        msg.starts_with("Loki did not flush every stream's chunk to the bucket within 26.2s"),
+        "{msg}"
+    );
+    assert!(msg.contains("chunk_idle_period: 30m"), "{msg}");
+    assert!(
+        msg.contains("is its idle period longer than promised?"),
+        "{msg}"
+    );
+    assert!(
+        t.failure_of("Loki restarts with the stack's flush settings")
+            .is_none(),
+        "{t:#?}"
+    );
+    eprintln!("slow-flush twin: {:.1}s", started.elapsed().as_secs_f64());
 }

@@ -205,6 +205,12 @@ impl LokiClient {
         Ok(())
     }
 
+    /// Loki's running configuration (`/config`, YAML): what it really
+    /// does, whatever file it was given.
+    pub async fn config(&self) -> Result<String, LokiError> {
+        self.get_text("/config", &[]).await
+    }
+
     /// Loki's own `/metrics` text.
     pub async fn metrics(&self) -> Result<String, LokiError> {
         self.get_text("/metrics", &[]).await

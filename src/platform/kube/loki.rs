@@ -24,6 +24,7 @@ use crate::platform::LokiService;
 use crate::platform::loki::LokiPlatformError;
 use crate::platform::loki_service::matching_lines;
 use crate::process::redact;
+use crate::stack::loki::FlushSettings;
 
 /// The Secret with Loki's S3 keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
 pub const LOKI_SECRET: &str = "stackproof-s3-loki";
@@ -249,4 +250,22 @@ impl LokiService for KubeLoki {
         .await?;
         self.start().await
     }
+
+    async fn set_flush_settings(&mut self, _: FlushSettings) -> Result<(), LokiPlatformError> {
+        Err(unchangeable("flush settings"))
+    }
+
+    async fn set_label_discovery(&mut self, _: bool) -> Result<(), LokiPlatformError> {
+        Err(unchangeable("label discovery"))
+    }
+}
+
+/// The chart renders Loki's config from the run's values; a second release
+/// with other values is not built here, so the twins that change it run on
+/// the local platform.
+fn unchangeable(what: &str) -> LokiPlatformError {
+    LokiPlatformError::Unsupported(format!(
+        "changing the chart's Loki {what} mid-run is not supported on Kubernetes: \
+         this twin runs on the local platform"
+    ))
 }

@@ -47,18 +47,7 @@ pub struct ValuesParams {
 }
 
 /// A duration as Prometheus and the operator write it (`1s`, `2m`, `500ms`).
-pub fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        "0s".into()
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
+pub use crate::stack::config::go_duration;
 
 /// kube-prometheus-stack values for this run.
 pub fn kube_prometheus_stack_values(p: &ValuesParams) -> Result<String, KubeError> {
