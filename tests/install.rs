@@ -315,6 +315,22 @@ fn processes_naming(needle: &str) -> Vec<String> {
     v
 }
 
+/// As a command typed at a terminal: its own process group (which Ctrl-C
+/// signals), SIGINT not ignored (a shell started in the background with
+/// SIGINT ignored could not trap it, and this test may run in one).
+fn as_from_a_terminal(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::signal(Signal::SIGINT, nix::sys::signal::SigHandler::SigDfl)
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let until = Instant::now() + limit;
     while !f() {
@@ -558,7 +574,7 @@ fn an_interrupt_mid_download_removes_the_partial_files_and_stops_curl() {
         let mut cmd = install_cmd(&cache, &server, &["thanos"]);
         // Ctrl-C signals the terminal's whole process group; SIGTERM is
         // sent to the script alone.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        as_from_a_terminal(&mut cmd);
         let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -672,7 +688,7 @@ fn the_scenarios_name_what_they_need_and_only_that() {
         let extra: Vec<&str> = match *id {
             "compactor" => vec!["promtool"],
             "alerting" => vec!["alertmanager"],
-            "logs" | "log_chunks" => vec!["loki"],
+            "logs" | "log_chunks_in_bucket" => vec!["loki"],
             "upgrade" => vec!["prometheus_legacy"],
             _ => vec![],
         };
@@ -803,7 +819,7 @@ fn policy_rc_d_forbids_starts_during_apt_and_never_outlives_the_run() {
     // apt interrupted (Ctrl-C): the policy is gone.
     let path = fake_apt(dir, &policy, "exec sleep 60");
     let mut cmd = apt_cmd(dir, &policy, &path);
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    as_from_a_terminal(&mut cmd);
     let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
