@@ -233,13 +233,20 @@ fn serve_release(
 
 // ---- running scripts/install -------------------------------------------------
 
-fn install_cmd(cache: &Path, server: &Server, args: &[&str]) -> Command {
+/// `scripts/install`, none of this environment's `STACKPROOF_*` passed on.
+fn script() -> Command {
     let mut c = Command::new(repo().join("scripts/install"));
     for (k, _) in std::env::vars() {
         if k.starts_with("STACKPROOF_") {
             c.env_remove(k);
         }
     }
+    c.stdin(Stdio::null());
+    c
+}
+
+fn install_cmd(cache: &Path, server: &Server, args: &[&str]) -> Command {
+    let mut c = script();
     c.args(args)
         .env("STACKPROOF_CACHE", cache)
         .env("STACKPROOF_RELEASE_BASE", &server.base)
@@ -249,18 +256,18 @@ fn install_cmd(cache: &Path, server: &Server, args: &[&str]) -> Command {
     c
 }
 
-fn run(mut c: Command) -> (Output, String, String, Duration) {
+fn spawn(mut c: Command) -> Child {
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn run(c: Command) -> (Output, String, String, Duration) {
     let started = Instant::now();
-    let out = c.output().unwrap();
+    let (out, so, se) = wait_output(spawn(c));
     let took = started.elapsed();
-    let (so, se) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    eprintln!(
-        "--- {:?} in {took:.2?}\nstdout:\n{so}stderr:\n{se}",
-        out.status
-    );
+    eprintln!("(in {took:.2?})");
     (out, so, se, took)
 }
 
@@ -315,10 +322,11 @@ fn processes_naming(needle: &str) -> Vec<String> {
     v
 }
 
-/// As a command typed at a terminal: its own process group (which Ctrl-C
-/// signals), SIGINT not ignored (a shell started in the background with
-/// SIGINT ignored could not trap it, and this test may run in one).
-fn as_from_a_terminal(cmd: &mut Command) {
+/// Spawns `cmd` as a command typed at a terminal: its own process group
+/// (which Ctrl-C signals), SIGINT not ignored (a shell started in the
+/// background with SIGINT ignored could not trap it, and this test may run
+/// in one).
+fn spawn_as_from_a_terminal(mut cmd: Command) -> Child {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
     // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
@@ -329,6 +337,7 @@ fn as_from_a_terminal(cmd: &mut Command) {
                 .map_err(std::io::Error::from)
         });
     }
+    spawn(cmd)
 }
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -351,12 +360,28 @@ fn wait_output(child: Child) -> (Output, String, String) {
 
 // ---- the tests ---------------------------------------------------------------
 
-#[test]
-fn release_archives_are_checked_installed_and_then_reused() {
+/// A temporary cache (`cache`), the server's files (`srv`), a server.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, Server) {
     let tmp = tempfile::tempdir().unwrap();
     let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("srv"));
     std::fs::create_dir_all(&dir).unwrap();
-    let server = Server::start();
+    (tmp, cache, dir, Server::start())
+}
+
+/// Thanos' release served (a stand-in), its archive's route changed by
+/// `change`; returns the archive's path and sha256.
+fn thanos_served(server: &Server, dir: &Path, change: impl FnOnce(&mut Route)) -> (String, String) {
+    let sum = serve_release(server, dir, &[stand_in("thanos")], "thanos");
+    let path = release_path("thanos");
+    let mut route = server.routes.lock().unwrap()[&path].clone();
+    change(&mut route);
+    server.put(&path, route);
+    (path, sum)
+}
+
+#[test]
+fn release_archives_are_checked_installed_and_then_reused() {
+    let (_tmp, cache, dir, server) = setup();
     let mut sums = HashMap::new();
     sums.insert(
         "prometheus",
@@ -441,10 +466,7 @@ fn the_built_binaries_packed_as_release_archives_install_and_run() {
         );
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
-    let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("srv"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = Server::start();
+    let (_tmp, cache, dir, server) = setup();
     let started = Instant::now();
     let file = |n: &'static str| (n, Source::File(real(n)));
     serve_release(
@@ -472,22 +494,13 @@ fn the_built_binaries_packed_as_release_archives_install_and_run() {
 
 #[test]
 fn a_tampered_archive_is_refused_and_nothing_is_installed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("srv"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = Server::start();
-    let good = serve_release(&server, &dir, &[stand_in("thanos")], "thanos");
-    let path = release_path("thanos");
-    let mut bytes = server.routes.lock().unwrap()[&path].body.to_vec();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x20;
-    server.put(
-        &path,
-        Route {
-            body: Arc::new(bytes),
-            ..Route::default()
-        },
-    );
+    let (_tmp, cache, dir, server) = setup();
+    let (path, good) = thanos_served(&server, &dir, |r| {
+        let mut bytes = r.body.to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x20;
+        r.body = Arc::new(bytes);
+    });
     let (out, stdout, stderr, _) = run(install_cmd(&cache, &server, &["thanos"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout.is_empty(), "{stdout}");
@@ -520,29 +533,15 @@ fn a_tampered_archive_is_refused_and_nothing_is_installed() {
 
 #[test]
 fn a_concurrent_run_waits_for_the_lock_then_reuses() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("srv"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let server = Server::start();
-    serve_release(&server, &dir, &[stand_in("thanos")], "thanos");
-    let path = release_path("thanos");
-    let mut slow = server.routes.lock().unwrap()[&path].clone();
-    slow.delay = Duration::from_secs(2);
-    server.put(&path, slow);
+    let (_tmp, cache, dir, server) = setup();
+    let (path, _) = thanos_served(&server, &dir, |r| r.delay = Duration::from_secs(2));
 
-    let spawn = || {
-        install_cmd(&cache, &server, &["thanos"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let first = spawn();
+    let first = spawn(install_cmd(&cache, &server, &["thanos"]));
     // The first run holds the lock once it asks for the archive.
     wait_until("the first run's request", Duration::from_secs(30), || {
         server.requests(&path) == 1
     });
-    let second = spawn();
+    let second = spawn(install_cmd(&cache, &server, &["thanos"]));
     let (a, a_out, _) = wait_output(first);
     let (b, b_out, b_err) = wait_output(second);
     assert!(a.status.success() && b.status.success());
@@ -561,25 +560,12 @@ fn an_interrupt_mid_download_removes_the_partial_files_and_stops_curl() {
         (Signal::SIGINT, 130, "interrupted", true),
         (Signal::SIGTERM, 143, "terminated", false),
     ] {
-        let tmp = tempfile::tempdir().unwrap();
-        let (cache, dir) = (tmp.path().join("cache"), tmp.path().join("srv"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let server = Server::start();
-        serve_release(&server, &dir, &[stand_in("thanos")], "thanos");
-        let path = release_path("thanos");
-        let mut stall = server.routes.lock().unwrap()[&path].clone();
-        stall.stall_after = Some(stall.body.len() / 2);
-        server.put(&path, stall);
+        let (_tmp, cache, dir, server) = setup();
+        let (path, _) = thanos_served(&server, &dir, |r| r.stall_after = Some(r.body.len() / 2));
 
-        let mut cmd = install_cmd(&cache, &server, &["thanos"]);
         // Ctrl-C signals the terminal's whole process group; SIGTERM is
         // sent to the script alone.
-        as_from_a_terminal(&mut cmd);
-        let child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_as_from_a_terminal(install_cmd(&cache, &server, &["thanos"]));
         let pid = Pid::from_raw(child.id() as i32);
         wait_until("the archive request", Duration::from_secs(30), || {
             server.requests(&path) == 1
@@ -658,9 +644,8 @@ fn without_the_download_it_builds_and_with_download_only_it_says_why() {
 }
 
 fn list(args: &[&str]) -> Result<Vec<String>, String> {
-    let mut c = Command::new(repo().join("scripts/install"));
-    c.env_remove("STACKPROOF_SCENARIOS")
-        .env("STACKPROOF_CACHE", "/nonexistent/never-made")
+    let mut c = script();
+    c.env("STACKPROOF_CACHE", "/nonexistent/never-made")
         .arg("--list")
         .args(args);
     let out = c.output().unwrap();
@@ -786,12 +771,7 @@ fn fake_apt(dir: &Path, policy: &Path, behaviour: &str) -> String {
 }
 
 fn apt_cmd(dir: &Path, policy: &Path, path: &str) -> Command {
-    let mut c = Command::new(repo().join("scripts/install"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("STACKPROOF_") {
-            c.env_remove(k);
-        }
-    }
+    let mut c = script();
     c.arg("prometheus_legacy")
         .env("STACKPROOF_CACHE", dir.join("cache"))
         .env("STACKPROOF_POLICY_RC_D", policy)
@@ -818,13 +798,7 @@ fn policy_rc_d_forbids_starts_during_apt_and_never_outlives_the_run() {
 
     // apt interrupted (Ctrl-C): the policy is gone.
     let path = fake_apt(dir, &policy, "exec sleep 60");
-    let mut cmd = apt_cmd(dir, &policy, &path);
-    as_from_a_terminal(&mut cmd);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_as_from_a_terminal(apt_cmd(dir, &policy, &path));
     let saw = dir.join("apt-saw");
     wait_until("apt-get", Duration::from_secs(30), || {
         std::fs::read_to_string(&saw).is_ok_and(|s| s.lines().count() == 2)
