@@ -804,8 +804,12 @@ fn policy_rc_d_forbids_starts_during_apt_and_never_outlives_the_run() {
         std::fs::read_to_string(&saw).is_ok_and(|s| s.lines().count() == 2)
     });
     killpg(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    let (out, _, _) = wait_output(child);
+    let (out, _, stderr) = wait_output(child);
     assert_eq!(out.status.code(), Some(130));
+    assert!(
+        stderr.contains("scripts/install: interrupted: removing partial files"),
+        "{stderr}"
+    );
     assert!(!policy.exists(), "policy-rc.d left behind after Ctrl-C");
     assert_eq!(
         std::fs::read_to_string(&saw).unwrap(),
