@@ -47,6 +47,13 @@ pub struct Component {
     /// Kubernetes only: the version of its staging modules (`k8s.io/api` …).
     #[serde(default)]
     pub staging_version: Option<String>,
+    /// The official release archive's URL (`@OS@`, `@ARCH@` filled in by
+    /// `scripts/install`), downloaded instead of building where it can be.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The release's checksum file, beside the archive (`sha256sums.txt`).
+    #[serde(default)]
+    pub checksums: Option<String>,
 }
 
 /// Errors reading the versions file or finding a binary it pins.
