@@ -382,9 +382,9 @@ pub fn install_signal_cleanup() {
     });
 }
 
-/// True when a process with this pid exists (and is not a zombie).
+/// True while any thread of this pid runs (see [`crate::procfs::any_thread_alive`]).
 pub fn pid_alive(pid: u32) -> bool {
-    crate::procfs::stat(pid).is_some_and(|s| s.alive())
+    crate::procfs::any_thread_alive(pid)
 }
 
 /// Peak resident set size (VmHWM) of a pid in bytes, when readable.

@@ -30,6 +30,23 @@ pub fn stat(pid: u32) -> Option<Stat> {
     )
 }
 
+/// Whether any thread of `pid` still runs. A multi-threaded program's
+/// leader shows `Z` as soon as its own thread has exited, while the other
+/// threads still hold the process's files and sockets: the process is only
+/// gone when every thread is.
+pub fn any_thread_alive(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            parse(pid, &text)
+        })
+        .any(|t| t.alive())
+}
+
 /// Every process on the machine.
 pub fn all() -> Vec<Stat> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -90,5 +107,19 @@ mod tests {
         assert!(me.start_ticks > 0);
         assert!(all().iter().any(|s| s.pid == me.pid));
         assert!(!boot_id().is_empty());
+    }
+
+    #[test]
+    fn a_process_is_alive_while_any_thread_is_and_gone_after_its_reaping() {
+        assert!(any_thread_alive(std::process::id()));
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(any_thread_alive(pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!any_thread_alive(pid), "a reaped child is gone");
     }
 }
