@@ -14,6 +14,7 @@ pub mod client;
 pub mod data;
 pub mod doctor;
 pub mod eventually;
+pub mod exec_file;
 pub mod platform;
 pub mod ports;
 pub mod process;

@@ -243,12 +243,7 @@ fn key_of_line(text: &str, line: usize) -> Option<String> {
     (!k.is_empty() && !k.starts_with('[')).then(|| k.to_owned())
 }
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
+use crate::exec_file::is_executable;
 
 /// Finds `name` on PATH.
 pub fn which(name: &str) -> Option<PathBuf> {

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,8 +35,7 @@ fn run_scenario(id: &str, extra: &[&str], envs: &[(&str, &str)]) -> (Option<i32>
 
 fn executable(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    stackproof::exec_file::write_executable(&p, text).unwrap();
     p
 }
 
@@ -93,8 +91,7 @@ fn a_binary_of_the_wrong_version_or_program_is_named() {
         real.display()
     );
     let old_bin = dir.path().join("prometheus");
-    std::fs::write(&old_bin, bytes).unwrap();
-    std::fs::set_permissions(&old_bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    stackproof::exec_file::write_executable(&old_bin, bytes).unwrap();
 
     let (code, out) = run(
         &[],

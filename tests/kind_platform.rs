@@ -9,7 +9,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use stackproof::platform::kind::{INSTALL_HINT, availability_in};
@@ -38,13 +37,12 @@ async fn without_docker_the_kind_platform_names_it_and_the_install_script() {
 async fn a_docker_whose_engine_is_down_is_named_with_its_own_words() {
     let dir = tempfile::tempdir().unwrap();
     let docker = dir.path().join("docker");
-    std::fs::write(
+    stackproof::exec_file::write_executable(
         &docker,
         "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. \
          Is the docker daemon running?' >&2\nexit 1\n",
     )
     .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
     let why = availability_in(dir.path().as_os_str()).await.unwrap_err();
     assert!(
         why.starts_with(

@@ -1,15 +1,11 @@
 //! Finding the user's Loki binary: `STACKPROOF_LOKI_BIN`, else the pinned
 //! release `scripts/install-loki` put in the cache, else `loki` on `PATH`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::loki::{ENV_BIN, LokiPlatformError};
 
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+use crate::exec_file::is_executable;
 
 /// The pinned Loki version of `fixtures/versions.toml`, when it reads.
 pub fn pinned_version() -> Option<String> {
@@ -71,11 +67,9 @@ mod tests {
     use super::*;
     use crate::platform::loki::MISSING_REASON;
 
-    fn exe(dir: &Path, name: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
+    fn exe(dir: &std::path::Path, name: &str) -> PathBuf {
         let p = dir.join(name);
-        std::fs::write(&p, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::exec_file::write_executable(&p, "#!/bin/sh\n").unwrap();
         p
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::release::{chmod_755, repo};
+use super::release::repo;
 use super::run::{run, script, spawn_as_from_a_terminal, wait_output, wait_until};
 
 // ---- apt's policy-rc.d --------------------------------------------------------
@@ -32,8 +32,7 @@ fn fake_apt(dir: &Path, policy: &Path, behaviour: &str) -> String {
         ("dpkg-query", "#!/bin/sh\nexit 1\n"),
         ("sudo", "#!/bin/sh\nexec \"$@\"\n"),
     ] {
-        std::fs::write(bin.join(name), text).unwrap();
-        chmod_755(&bin.join(name));
+        stackproof::exec_file::write_executable(&bin.join(name), text).unwrap();
     }
     format!("{}:/usr/bin:/bin", bin.display())
 }

@@ -158,8 +158,7 @@ pub fn pack(dir: &Path, asset: &str, files: &[(&str, Source)]) -> Vec<u8> {
         let to = stage.join(stem).join(name);
         match src {
             Source::Script(text) => {
-                std::fs::write(&to, text).unwrap();
-                chmod_755(&to);
+                stackproof::exec_file::write_executable(&to, text).unwrap();
             }
             Source::File(path) => std::os::unix::fs::symlink(path, &to).unwrap(),
         }
@@ -176,11 +175,6 @@ pub fn pack(dir: &Path, asset: &str, files: &[(&str, Source)]) -> Vec<u8> {
         .unwrap();
     assert!(st.success());
     std::fs::read(out).unwrap()
-}
-
-pub fn chmod_755(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 pub enum Source {

@@ -213,17 +213,15 @@ pub(crate) mod tests {
     /// A directory with stand-ins for `names` that append their command
     /// line to `calls.log` in it.
     pub(crate) fn recording_tools(names: &[&str]) -> tempfile::TempDir {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("calls.log");
         for n in names {
             let p = dir.path().join(n);
-            std::fs::write(
+            crate::exec_file::write_executable(
                 &p,
                 format!("#!/bin/sh\necho \"{n} $*\" >> '{}'\n", log.display()),
             )
             .unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
         dir
     }
