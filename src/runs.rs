@@ -31,7 +31,7 @@ pub fn root() -> PathBuf {
 }
 
 /// This process's user id (the owner of `/proc/self`), without `unsafe`.
-fn uid() -> u32 {
+pub(crate) fn uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").map_or(0, |m| m.uid())
 }

@@ -1,8 +1,10 @@
 //! `compactor`, `blocks_in_bucket` and `history_from_bucket` with their
-//! negative twins, on one real local stack. The compactor goes first: its
-//! backfilled blocks then share the bucket with the sidecars' uploads, as
-//! other clusters' blocks do in production, and the later scenarios must
-//! not mistake them for the sidecars'.
+//! negative twins. The scenarios share one real local stack and the
+//! compactor goes first: its backfilled blocks then share the bucket with
+//! the sidecars' uploads, as other clusters' blocks do in production, and
+//! the later scenarios must not mistake them for the sidecars'. The twins
+//! that break the bucket's writers or readers get a stack each, so that
+//! they run beside the rest.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use stackproof::platform::local::LocalStack;
 use stackproof::scenario::{self, blocks_in_bucket, compactor, history_from_bucket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
+async fn compaction_blocks_and_history_from_the_bucket() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
 
     let r = scenario::run(compactor::ID, &mut stack).await;
@@ -42,7 +44,15 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
     eprintln!("{r:#?}");
     r.assert_passed();
 
-    // Twin: wrong credentials on replica 1's sidecar.
+    let r = scenario::run(history_from_bucket::ID, &mut stack).await;
+    eprintln!("{r:#?}");
+    r.assert_passed();
+}
+
+/// Twin: wrong credentials on replica 1's sidecar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_wrong_credentials_is_named_without_the_secret() {
+    let mut stack = LocalStack::builder().start().await.expect("local stack");
     let t = blocks_in_bucket::twin_wrong_credentials(&mut stack, Duration::from_secs(75)).await;
     eprintln!("{t:#?}");
     let msg = t.expect_failed(blocks_in_bucket::checks::EVERY_REPLICA);
@@ -55,13 +65,13 @@ async fn blocks_reach_the_bucket_and_history_is_served_from_it() {
         !msg.contains(&stack_secret(&stack)),
         "the secret key leaked into a message"
     );
+}
 
-    let r = scenario::run(history_from_bucket::ID, &mut stack).await;
-    eprintln!("{r:#?}");
-    r.assert_passed();
-
-    // Twin: no store gateway → the uploaded range is named as missing.
-    // The replicas came back empty: the twin waits for their new blocks.
+/// Twin: no store gateway → the uploaded range is named as missing. The
+/// replicas come back empty: the twin waits for their new blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_without_store_gateway_names_the_missing_range() {
+    let mut stack = LocalStack::builder().start().await.expect("local stack");
     let wait = {
         use stackproof::platform::Platform;
         scenario::timing::block_wait(stack.shape())

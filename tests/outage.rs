@@ -1,7 +1,9 @@
 //! `object_storage_outage` on a real local stack: the object store down for
 //! longer than a block cut loses nothing, and the scenario proves it was
-//! down: its twin, whose stop does nothing, is reported as never down.
+//! down: its twin, whose stop does nothing, is reported as never down. Each
+//! on its own stack, so that they run side by side.
 
+use stackproof::platform::Platform;
 use stackproof::platform::local::LocalStack;
 use stackproof::scenario::{self, object_storage_outage, timing};
 
@@ -16,11 +18,14 @@ async fn an_object_storage_outage_loses_nothing() {
         "recovery time missing from {:?}",
         r.facts
     );
+}
 
-    // Twin: the same scenario with a stop that does nothing. Every later
-    // check passes (nothing was lost), so only the proof of the outage can
-    // catch it.
-    use stackproof::platform::Platform;
+/// Twin: the same scenario with a stop that does nothing. Every later
+/// check passes (nothing was lost), so only the proof of the outage can
+/// catch it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_a_store_that_never_went_down_is_named() {
+    let mut stack = LocalStack::builder().start().await.expect("local stack");
     let (outage, wait) = (
         timing::outage(stack.shape()),
         timing::block_wait(stack.shape()),

@@ -81,6 +81,7 @@ fn assert_nothing_left(tmp: &Path) {
             .unwrap()
             .flatten()
             .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect();
         assert!(
             markers.is_empty(),

@@ -21,8 +21,16 @@ fn seconds(fact: &str) -> f64 {
 /// Runs `ha_dedup` and its two twins on `p`; panics with the report on any
 /// deviation. Returns the scenario's wall time.
 pub async fn ha_dedup_passes_and_its_twins_are_reported(p: &mut dyn Platform) -> Duration {
+    let took = ha_dedup_passes_with_replica_0s_hole_reported(p).await;
+    ha_dedup_without_replica_label_is_named(p).await;
+    ha_dedup_all_replicas_down_is_named(p).await;
+    took
+}
+
+/// The scenario itself: no hole in the deduplicated view, and replica 0's
+/// own hole reported with its span. Returns the scenario's wall time.
+pub async fn ha_dedup_passes_with_replica_0s_hole_reported(p: &mut dyn Platform) -> Duration {
     let started = std::time::Instant::now();
-    // The scenario itself: no hole in the deduplicated view.
     let r = scenario::run(ha_dedup::ID, p).await;
     let took = started.elapsed();
     eprintln!("{r:#?}");
@@ -40,8 +48,11 @@ pub async fn ha_dedup_passes_and_its_twins_are_reported(p: &mut dyn Platform) ->
             r.facts
         );
     }
+    took
+}
 
-    // Twin 1: Thanos Query without the replica label.
+/// Twin: Thanos Query without the replica label.
+pub async fn ha_dedup_without_replica_label_is_named(p: &mut dyn Platform) {
     let t = ha_dedup::twin_without_replica_label(p).await;
     let msg = t.expect_failed(ha_dedup::checks::ONE_SERIES);
     assert!(
@@ -49,8 +60,10 @@ pub async fn ha_dedup_passes_and_its_twins_are_reported(p: &mut dyn Platform) ->
         "{msg}"
     );
     assert!(msg.contains("--query.replica-label=replica"), "{msg}");
+}
 
-    // Twin 2: every replica down for 30 s: the hole is found with its span.
+/// Twin: every replica down for 30 s: the hole is found with its span.
+pub async fn ha_dedup_all_replicas_down_is_named(p: &mut dyn Platform) {
     let t = ha_dedup::twin_all_replicas_down(p, Duration::from_secs(30)).await;
     let msg = t.expect_failed(ha_dedup::checks::NO_HOLE);
     assert!(msg.contains("with no sample, from "), "{msg}");
@@ -61,5 +74,4 @@ pub async fn ha_dedup_passes_and_its_twins_are_reported(p: &mut dyn Platform) ->
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no span in {msg}"));
     assert!((30.0..60.0).contains(&span), "span {span}s in {msg}");
-    took
 }
