@@ -278,11 +278,13 @@ async fn run_scenarios(
     cancel: &Token,
     (reports, bundles): (&mut Vec<ScenarioReport>, &mut Vec<(String, PathBuf)>),
 ) -> Result<Option<Interrupt>, SuiteError> {
+    let stack_up = Instant::now();
     for (i, id) in ids.iter().enumerate() {
         eprintln!("stackproof: scenario {id}…");
         panic_if_asked(id);
         let t = Instant::now();
-        let r = match cancel.run(crate::twins::run(id, stack.as_mut())).await {
+        let age = t - stack_up;
+        let mut r = match cancel.run(crate::twins::run(id, stack.as_mut())).await {
             Ok(r) => r,
             Err(why) => {
                 reports.extend(cut_short(&ids[i..], why, "during the scenario", t));
@@ -301,9 +303,14 @@ async fn run_scenarios(
         } else {
             "FAILED"
         };
+        r.floor = scenario::floor::of(id, stack.shape(), age);
         eprintln!(
-            "stackproof: scenario {id}: {verdict} in {:.1}s",
-            r.duration.as_secs_f64()
+            "stackproof: scenario {id}: {verdict} in {:.1}s{}",
+            r.duration.as_secs_f64(),
+            r.floor.as_ref().map_or(String::new(), |f| format!(
+                " (the stack's own waiting: {:.0}s)",
+                f.wait.as_secs_f64()
+            ))
         );
         for c in &r.checks {
             if let scenario::Outcome::Skipped(why) = &c.outcome {

@@ -49,6 +49,9 @@ struct Report<'a> {
 struct Scenario<'a> {
     id: &'a str,
     duration_secs: f64,
+    /// The stack's own waiting (no margin), where the scenario waits.
+    floor_secs: Option<f64>,
+    floor_why: Option<&'a str>,
     checks: Vec<Check<'a>>,
     facts: Vec<Fact<'a>>,
     artifacts: Vec<String>,
@@ -78,6 +81,8 @@ pub fn render(v: &RunView<'_>) -> String {
         .map(|r| Scenario {
             id: &r.id,
             duration_secs: r.duration.as_secs_f64(),
+            floor_secs: r.floor.as_ref().map(|f| f.wait.as_secs_f64()),
+            floor_why: r.floor.as_ref().map(|f| f.why.as_str()),
             checks: r
                 .checks
                 .iter()

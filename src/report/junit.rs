@@ -47,6 +47,7 @@ mod tests {
     #[test]
     fn suites_cases_failures_and_skips() {
         let r = ScenarioReport {
+            floor: None,
             id: "ha_dedup".into(),
             checks: vec![
                 CheckReport {

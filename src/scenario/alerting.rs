@@ -250,6 +250,14 @@ async fn twin(p: &mut dyn Platform, case: &str, rig: Rig, never: bool) -> Scenar
 }
 
 /// How long a duration is, for facts.
+/// One alert window's own waiting, in its worst phase: the rule's lead,
+/// the condition held, the resolved email's latency and the quiet period
+/// for duplicates.
+pub fn window_floor(shape: &crate::platform::StackShape) -> Duration {
+    let t = Timing::of(shape);
+    t.rule_lead + t.window() + t.resolved_bound() + t.quiet()
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }

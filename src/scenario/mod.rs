@@ -5,6 +5,7 @@ pub mod alerting;
 pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
+pub mod floor;
 pub mod ha_dedup;
 mod ha_dedup_picture;
 pub mod heap_profile;
@@ -53,6 +54,9 @@ pub struct ScenarioReport {
     /// `summary.md` links them.
     pub artifacts: Vec<Artifact>,
     pub duration: Duration,
+    /// The stack's own waiting in this scenario (set by the runner), for
+    /// the wall-time ratio in the report.
+    pub floor: Option<floor::Floor>,
 }
 
 /// A file a scenario captured for the report.
@@ -78,6 +82,7 @@ impl ScenarioReport {
             facts: Vec::new(),
             artifacts: Vec::new(),
             duration: Duration::ZERO,
+            floor: None,
         }
     }
 
