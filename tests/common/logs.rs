@@ -37,6 +37,12 @@ pub fn show(r: &ScenarioReport) {
 /// platform can change: the local one; elsewhere they must be reported
 /// skipped with the reason.
 pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
+    logs_and_twins(p).await;
+    log_chunks_and_twins(p).await;
+}
+
+/// `logs` passes and each of its twins is named.
+pub async fn logs_and_twins(p: &mut dyn Platform) {
     // logs: every LogQL answer exact.
     let r = scenario::run(logs::ID, p).await;
     show(&r);
@@ -102,7 +108,11 @@ pub async fn logs_pass_and_their_twins_are_reported(p: &mut dyn Platform) {
             "{t:#?}"
         );
     }
+}
 
+/// `log_chunks_in_bucket` passes and each of its twins is named.
+pub async fn log_chunks_and_twins(p: &mut dyn Platform) {
+    let local = p.name() == "local";
     // log_chunks_in_bucket: chunks, index, and every line from the bucket.
     let r = scenario::run(log_chunks::ID, p).await;
     show(&r);
