@@ -71,8 +71,8 @@ pub fn now_ns() -> i64 {
 /// A fresh run id: `r` and 8 lowercase alphanumerics.
 pub fn new_run_id() -> String {
     use rand::Rng;
-    let s: String = rand::thread_rng()
-        .sample_iter(&rand::distributions::Alphanumeric)
+    let s: String = rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
         .take(8)
         .map(char::from)
         .collect();
