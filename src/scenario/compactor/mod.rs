@@ -3,6 +3,7 @@
 //! replicas' overlapping blocks into one without the replica label and
 //! downsample it to 5m and 1h; queries at each resolution must give the
 //! aggregates of what was written.
+
 mod answers;
 mod store_wait;
 #[cfg(test)]
