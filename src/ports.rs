@@ -92,7 +92,7 @@ fn free_port_in(lock_dir: &Path) -> Result<u16, PortError> {
     let bottom = top.saturating_sub(12_000).max(1024);
     let mut last = String::new();
     for _ in 0..256 {
-        let port = rand::Rng::gen_range(&mut rand::thread_rng(), bottom..top);
+        let port = rand::Rng::random_range(&mut rand::rng(), bottom..top);
         let mut given = GIVEN.lock().unwrap();
         if given.contains(&port) {
             last = format!("port {port} already handed out");

@@ -1,11 +1,11 @@
 //! Secrets generated per run: never fixed in code, never printed.
 
 use rand::Rng;
-use rand::distributions::Alphanumeric;
+use rand::distr::Alphanumeric;
 
 /// `n` random ASCII letters and digits, from the thread's CSPRNG.
 pub fn random_word(n: usize) -> String {
-    rand::thread_rng()
+    rand::rng()
         .sample_iter(&Alphanumeric)
         .take(n)
         .map(char::from)

@@ -3,13 +3,18 @@
 //! expect. Unknown keys are refused; every error names the file, line and
 //! column and what was expected there (see the README for the schema).
 
+mod time;
+mod validate;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_saphyr::Spanned;
+use validate::validate;
+
+pub use time::{At, Dur, parse_duration};
 
 /// A whole assertion file.
 #[derive(Debug, Clone, Deserialize)]
@@ -152,99 +157,6 @@ fn yes() -> bool {
     true
 }
 
-/// A duration written as Prometheus writes them: `500ms`, `30s`, `2m`,
-/// `1h30m`, `7d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dur(pub Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(Dur)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Parses `1h30m`, `500ms`, `30s`, `7d` into a duration.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("expected a duration such as 500ms, 30s, 2m, 1h30m or 7d, found `{s}`");
-    let mut total = Duration::ZERO;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let ms = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 604_800_000,
-            _ => return Err(bad()),
-        };
-        total += Duration::from_millis(n.checked_mul(ms).ok_or_else(bad)?);
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
-/// When to evaluate: `now`, `now-30s`, or unix seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum At {
-    /// Now minus this much (`now` is zero).
-    #[default]
-    Now,
-    Ago(Duration),
-    UnixSeconds(f64),
-}
-
-impl At {
-    /// The time in milliseconds, given now.
-    pub fn ms(&self, now_ms: i64) -> i64 {
-        match *self {
-            At::Now => now_ms,
-            At::Ago(d) => now_ms - d.as_millis() as i64,
-            At::UnixSeconds(s) => (s * 1000.0).round() as i64,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for At {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_at(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-fn parse_at(s: &str) -> Result<At, String> {
-    let s = s.trim();
-    if s == "now" {
-        return Ok(At::Now);
-    }
-    if let Some(d) = s.strip_prefix("now-") {
-        return parse_duration(d)
-            .map(At::Ago)
-            .map_err(|e| format!("after `now-`: {e}"));
-    }
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(At::UnixSeconds(v)),
-        _ => Err(format!(
-            "expected `now`, `now-<duration>` (e.g. now-5m) or unix seconds, found `{s}`"
-        )),
-    }
-}
-
 /// A bad assertion file: where, and what was expected there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}:{column}: {message}", file.display())]
@@ -312,103 +224,4 @@ fn plain_message(display: &str) -> String {
         }
     }
     msg.to_owned()
-}
-
-type Invalid = (serde_saphyr::Location, String);
-
-fn validate(f: &AssertionFile) -> Result<(), Invalid> {
-    let fail =
-        |loc: serde_saphyr::Location, what: &str, msg: String| Err((loc, format!("{what}: {msg}")));
-    for a in &f.promql {
-        let e = &a.expect.value;
-        let what = format!("promql `{}`", a.name.value);
-        if e.tolerance.is_some() && e.value.is_none() {
-            return fail(
-                a.expect.referenced,
-                &what,
-                "`tolerance` needs `value`".into(),
-            );
-        }
-        if let Some(m) = nothing_expected(
-            e.series.is_none()
-                && e.value.is_none()
-                && e.labels.is_empty()
-                && e.no_label.is_none()
-                && e.max_gap.is_none(),
-            "series, value, labels, no_label or max_gap",
-        ) {
-            return fail(a.expect.referenced, &what, m);
-        }
-        if a.range.is_some() && a.window.is_some() {
-            return fail(
-                a.name.referenced,
-                &what,
-                "`range` and `window` exclude each other: `window` reads raw samples, `range` runs query_range".into(),
-            );
-        }
-        if e.max_gap.is_some() && a.range.is_none() && a.window.is_none() {
-            return fail(
-                a.expect.referenced,
-                &what,
-                "`max_gap` needs `window` (raw samples, the right place to look for holes) or `range`".into(),
-            );
-        }
-    }
-    for a in &f.logql {
-        let e = &a.expect.value;
-        let what = format!("logql `{}`", a.name.value);
-        if e.tolerance.is_some() && e.value.is_none() {
-            return fail(
-                a.expect.referenced,
-                &what,
-                "`tolerance` needs `value`".into(),
-            );
-        }
-        if let Some(m) = nothing_expected(
-            e.lines.is_none()
-                && e.exact_lines.is_none()
-                && e.contains.is_empty()
-                && e.series.is_none()
-                && e.value.is_none(),
-            "lines, exact_lines, contains, series or value",
-        ) {
-            return fail(a.expect.referenced, &what, m);
-        }
-        let about_lines = e.lines.is_some() || e.exact_lines.is_some() || !e.contains.is_empty();
-        if about_lines && a.range.is_none() {
-            return fail(
-                a.expect.referenced,
-                &what,
-                "`lines`, `exact_lines` and `contains` need `range` (Loki answers log selectors only over a range)".into(),
-            );
-        }
-    }
-    for a in &f.bucket {
-        let e = &a.expect.value;
-        let what = format!("bucket `{}`", a.name.value);
-        if a.blocks.is_some() == a.prefix.is_some() {
-            return fail(
-                a.name.referenced,
-                &what,
-                "expected exactly one of `blocks` (external labels) or `prefix`".into(),
-            );
-        }
-        if let Some(m) = nothing_expected(
-            e.at_least.is_none() && e.at_most.is_none() && e.exactly.is_none(),
-            "at_least, at_most or exactly",
-        ) {
-            return fail(a.expect.referenced, &what, m);
-        }
-    }
-    Ok(())
-}
-
-fn nothing_expected(empty: bool, fields: &str) -> Option<String> {
-    empty.then(|| format!("`expect` is empty: expected at least one of {fields}"))
-}
-
-impl fmt::Display for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
 }

@@ -3,17 +3,22 @@
 //! [`crate::cancel::SignalScope`] is cancelled and drops them; otherwise (or
 //! on a second signal) the signal thread kills every group itself.
 
+mod cleanup;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Once;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+pub use cleanup::{
+    cleanup_all, install_signal_cleanup, live_process_groups, register_dir, unregister_dir,
+};
 
 /// `STACKPROOF_KEEP=1`: leave processes and directories in place.
 pub fn keep_requested() -> bool {
@@ -321,67 +326,6 @@ pub fn tail_lines(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Registers a directory to remove if the harness is interrupted.
-pub fn register_dir(dir: &Path) {
-    crate::runs::record_dir(dir);
-}
-
-/// Forgets a directory registered with [`register_dir`].
-pub fn unregister_dir(dir: &Path) {
-    crate::runs::forget_dir(dir);
-}
-
-/// Process groups started by this process and still alive.
-pub fn live_process_groups() -> Vec<i32> {
-    crate::runs::live_groups()
-        .into_iter()
-        .map(|g| g as i32)
-        .collect()
-}
-
-/// Kills every live group and removes registered directories: what a
-/// signal does when no run can be cancelled (no
-/// [`crate::cancel::SignalScope`] held, or a second signal) before the
-/// process exits.
-pub fn cleanup_all() {
-    if keep_requested() {
-        return;
-    }
-    let (groups, dirs) = crate::runs::take_all();
-    for g in groups {
-        let _ = killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
-    }
-    for d in dirs {
-        let _ = std::fs::remove_dir_all(d);
-    }
-}
-
-/// Installs (once) the thread that handles SIGINT and SIGTERM for the whole
-/// process: inside a [`crate::cancel::SignalScope`] the first one cancels the
-/// run (so every `Drop` guard runs); otherwise, and for a second one, it
-/// kills every component group, removes run directories and exits
-/// 128 + signal ([`crate::cancel::on_signal`] decides).
-pub fn install_signal_cleanup() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
-            tracing::warn!("cannot install SIGINT/SIGTERM cleanup");
-            return;
-        };
-        std::thread::Builder::new()
-            .name("stackproof-signals".into())
-            .spawn(move || {
-                // Every signal, not only the first: the second one is how a
-                // user forces the exit while a cancelled run cleans up.
-                for sig in signals.forever() {
-                    crate::cancel::on_signal(sig);
-                }
-            })
-            .expect("spawn signal thread");
-    });
-}
-
 /// True while any thread of this pid runs (see [`crate::procfs::any_thread_alive`]).
 pub fn pid_alive(pid: u32) -> bool {
     crate::procfs::any_thread_alive(pid)
@@ -396,72 +340,4 @@ pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_lines_redact_secrets_and_quote() {
-        let spec = ProcessSpec::new("s3", "/bin/weed")
-            .args(["mini", "-s3.key=hunter2", "a b"])
-            .secret("hunter2");
-        assert_eq!(
-            spec.command_line(),
-            "/bin/weed mini -s3.key=[REDACTED] 'a b'"
-        );
-    }
-
-    #[test]
-    fn dropping_kills_the_whole_group_grandchildren_included() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("sh.log");
-        let spec = ProcessSpec::new("sh", "/bin/sh")
-            .args(["-c", "sleep 300 & echo $!; sleep 300 & echo $!; wait"]);
-        let p = RunningProcess::spawn(spec, &log).unwrap();
-        let leader = p.pid();
-        let kids: Vec<u32> = crate::eventually::block_on_poll("two grandchildren pids", || {
-            let pids: Vec<u32> = std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .collect();
-            (pids.len() == 2).then_some(pids)
-        });
-        assert!(kids.iter().all(|k| pid_alive(*k)));
-        drop(p);
-        assert!(!pid_alive(leader));
-        for k in kids {
-            crate::eventually::block_on_poll("grandchild gone", || (!pid_alive(k)).then_some(()));
-        }
-        assert!(!live_process_groups().contains(&(leader as i32)));
-    }
-
-    #[test]
-    fn exited_early_reports_status_command_and_log_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("x.log");
-        let spec = ProcessSpec::new("broken", "/bin/sh")
-            .args(["-c", "echo token=s3cret failing; exit 3"])
-            .secret("s3cret");
-        let mut p = RunningProcess::spawn(spec, &log).unwrap();
-        let err = crate::eventually::block_on_poll("exit", || p.exited_early()).to_string();
-        assert!(err.contains("broken exited with exit status: 3"), "{err}");
-        assert!(err.contains("token=[REDACTED] failing"), "{err}");
-        assert!(!err.contains("s3cret"), "{err}");
-        assert!(err.contains("/bin/sh -c"), "{err}");
-    }
-
-    #[test]
-    fn a_missing_program_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = RunningProcess::spawn(
-            ProcessSpec::new("thanos", "/nonexistent/thanos"),
-            &dir.path().join("l"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("cannot start thanos (/nonexistent/thanos)"),
-            "{err}"
-        );
-    }
-}
+mod tests;

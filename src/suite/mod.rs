@@ -1,6 +1,8 @@
 //! A whole run: pick scenarios, start the platform once, run each, write the
 //! report. Shared by `stackproof run` and the tests.
 
+mod interrupt;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,6 +11,9 @@ use crate::platform::Platform;
 use crate::platform::local::LocalStack;
 use crate::report::{self, ReportError, Totals, start_failure};
 use crate::scenario::{self, ScenarioReport};
+use interrupt::{cut_short, not_run, note_interrupted};
+
+pub use interrupt::INTERRUPTED;
 
 /// An assertion file to check after the scenarios (`run --check`).
 pub type CheckFile = (PathBuf, crate::assertions::schema::AssertionFile);
@@ -364,119 +369,5 @@ fn selected(ids: &[&str], checks: &[CheckFile]) -> Vec<String> {
     ids.iter().map(|i| i.to_string()).chain(files).collect()
 }
 
-/// The reports of scenarios a run `why` interrupted: the first of `ids`
-/// (the one running, or about to) gets a failed check [`INTERRUPTED`], so an
-/// interrupted run is never a pass; the rest are [`not_run`].
-fn cut_short(ids: &[&str], why: Interrupt, during: &str, since: Instant) -> Vec<ScenarioReport> {
-    let Some((current, rest)) = ids.split_first() else {
-        return Vec::new();
-    };
-    let mut r = ScenarioReport::new(current);
-    r.check(
-        INTERRUPTED,
-        since,
-        Err(format!(
-            "interrupted by {why} {during} after {:.1}s: the run was cancelled and every \
-             component stopped, so this scenario has no verdict",
-            since.elapsed().as_secs_f64()
-        )),
-    );
-    r.duration = since.elapsed();
-    let mut reports = vec![r];
-    reports.extend(not_run(rest, why));
-    reports
-}
-
-/// Skipped reports for scenarios an interrupt kept from running.
-fn not_run(ids: &[&str], why: Interrupt) -> impl Iterator<Item = ScenarioReport> {
-    let reason = format!("not run: the run was interrupted by {why}");
-    ids.iter()
-        .map(move |id| ScenarioReport::skipped(id, &reason))
-}
-
-/// The name of the failed check an interrupted scenario reports.
-pub const INTERRUPTED: &str = "interrupted";
-
-/// Puts a line saying the run was interrupted under the summary's title, so
-/// nobody reads its counts as a finished run.
-fn note_interrupted(summary: &mut String, why: Interrupt, after: std::time::Duration) {
-    let note = format!(
-        "\n**Interrupted by {why} after {:.1}s: not a pass.** The run was cancelled and \
-         {}; scenarios it did not finish are reported failed (`{INTERRUPTED}`) or \
-         skipped (not run).\n",
-        after.as_secs_f64(),
-        crate::cancel::teardown_words()
-    );
-    let at = summary.find('\n').map_or(summary.len(), |i| i + 1);
-    summary.insert_str(at, &note);
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn an_interrupted_run_is_reported_as_such_and_never_as_a_pass() {
-        let dir = tempfile::tempdir().unwrap();
-        let cancel = Token::new();
-        cancel.cancel(Interrupt::Sigint);
-        let ids = ["ha_dedup", "logs", "compactor"];
-        let out = run_until(
-            PlatformKind::Local,
-            &KubeTarget::default(),
-            &ids,
-            &[],
-            dir.path(),
-            &cancel,
-        )
-        .await
-        .unwrap();
-        assert_eq!(out.interrupted, Some(Interrupt::Sigint));
-        assert_eq!(out.ready_secs, None, "nothing was started");
-        assert_eq!(
-            out.totals,
-            Totals {
-                passed: 0,
-                failed: 1,
-                skipped: 2,
-                errors: 0,
-            }
-        );
-        let why = out.reports[0].expect_failed(INTERRUPTED);
-        assert!(
-            why.starts_with("interrupted by SIGINT before the stack was started after "),
-            "{why}"
-        );
-        assert!(why.ends_with("so this scenario has no verdict"), "{why}");
-        assert!(matches!(
-            &out.reports[2].checks[0].outcome,
-            scenario::Outcome::Skipped(s) if s == "not run: the run was interrupted by SIGINT"
-        ));
-
-        let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
-        let mut lines = summary.lines();
-        assert!(lines.next().unwrap().starts_with("# stackproof — local"));
-        assert_eq!(lines.next(), Some(""));
-        assert!(
-            lines
-                .next()
-                .unwrap()
-                .starts_with("**Interrupted by SIGINT after "),
-            "{summary}"
-        );
-        assert!(
-            summary.contains("| `ha_dedup` | interrupted | ❌ failed |"),
-            "{summary}"
-        );
-        let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
-        assert!(
-            junit.contains(r#"<failure message="interrupted by SIGINT"#),
-            "{junit}"
-        );
-    }
-
-    #[test]
-    fn cutting_short_no_scenario_reports_nothing() {
-        assert!(cut_short(&[], Interrupt::Sigterm, "x", Instant::now()).is_empty());
-    }
-}
+mod tests;
