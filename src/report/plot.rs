@@ -125,6 +125,9 @@ pub fn kill_window_svg(w: &KillWindow) -> Result<String, PlotError> {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            // Lanes are named, not measured: a tick mark would also land
+            // on the unnamed positions between and above them.
+            .set_tick_mark_size(LabelAreaPosition::Left, 0)
             .y_labels(2 * n + 3)
             .y_label_formatter(&|v| {
                 let i = v.round();
