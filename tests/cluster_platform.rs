@@ -169,6 +169,8 @@ async fn the_suite_passes_on_a_cluster_it_did_not_create_and_leaves_it_as_it_was
         filer_grpc: port(),
         s3: port(),
         s3_grpc: port(),
+        admin: port(),
+        admin_grpc: port(),
     };
     let creds = S3Credentials::generate();
     let s3_dir = work.path().join("s3");

@@ -205,7 +205,8 @@ pub fn query_args(
 }
 
 /// `weed mini`: master, volume, filer and S3 in one process, every port
-/// explicit (a busy default port would be moved silently).
+/// explicit (a busy default port would be moved silently, to a port
+/// stackproof may hand another component).
 pub fn seaweedfs_args(dir: &Path, p: &SeaweedPorts) -> Vec<String> {
     seaweedfs_args_on(dir, p, "127.0.0.1")
 }
@@ -236,6 +237,16 @@ pub fn seaweedfs_args_on(dir: &Path, p: &SeaweedPorts, ip: &str) -> Vec<String> 
         "-master.telemetry=false".into(),
         "-webdav=false".into(),
         "-admin.ui=false".into(),
+        // The admin server runs even without its UI, on 12535 (+10000 for
+        // gRPC) and a legacy 23646 (+10000) by default; where those are
+        // taken it takes the next free ones itself — ports inside the range
+        // stackproof reserves from, which another stack could have been
+        // handed meanwhile (a filer then fails with `address already in
+        // use` when several stacks run at once). Its ports are given too,
+        // and the legacy listener is off.
+        format!("-admin.port={}", p.admin),
+        format!("-admin.port.grpc={}", p.admin_grpc),
+        "-admin.port.legacy=0".into(),
     ]
 }
 
@@ -250,6 +261,8 @@ pub struct SeaweedPorts {
     pub filer_grpc: u16,
     pub s3: u16,
     pub s3_grpc: u16,
+    pub admin: u16,
+    pub admin_grpc: u16,
 }
 
 #[cfg(test)]

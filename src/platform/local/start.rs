@@ -115,6 +115,8 @@ impl LocalStack {
             filer_grpc: free_port()?,
             s3: free_port()?,
             s3_grpc: free_port()?,
+            admin: free_port()?,
+            admin_grpc: free_port()?,
         };
         let s3_dir = root.join("s3");
         std::fs::create_dir_all(&s3_dir).map_err(PlatformError::io("create the S3 data dir"))?;
