@@ -265,3 +265,13 @@ fn a_listener_of_this_process_is_seen_then_gone() {
     drop(l);
     assert_eq!(procs::still_listening(&mine), vec![]);
 }
+
+/// A harness that ended is said at once, with its lines, rather than
+/// after a wait's whole limit (CI once waited 300 s on a stack that had
+/// failed to start in the first second).
+#[test]
+#[should_panic(expected = "stackproof ended without a line with \"never printed\"")]
+fn waiting_for_a_line_from_a_harness_that_ended_says_so() {
+    let h = Harness::spawn(&["run", "--scenario", "no_such_scenario"], &[]);
+    h.wait_line("never printed", Duration::from_secs(600));
+}

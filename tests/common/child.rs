@@ -114,8 +114,22 @@ impl Harness {
                 .find(|l| l.contains(text))
                 .cloned()
         };
-        poll_for(limit, seen)
-            .unwrap_or_else(|| panic!("no line with {text:?} in {limit:?}: {:#?}", self.lines()))
+        // Its output ends with it: no use waiting out `limit` for a line
+        // from a harness that is gone (the lines say why it ended).
+        let ended = || self.readers.iter().all(|r| r.is_finished());
+        let found = poll_for(limit, || match seen() {
+            Some(line) => Some(Ok(line)),
+            None if ended() => Some(seen().ok_or(())),
+            None => None,
+        });
+        match found {
+            Some(Ok(line)) => line,
+            Some(Err(())) => panic!(
+                "stackproof ended without a line with {text:?}: {:#?}",
+                self.lines()
+            ),
+            None => panic!("no line with {text:?} in {limit:?}: {:#?}", self.lines()),
+        }
     }
 
     /// Sends SIGINT, as Ctrl-C does.
