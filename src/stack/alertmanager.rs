@@ -128,30 +128,6 @@ pub struct PromAlerting {
     pub rule_file: PathBuf,
 }
 
-impl PromAlerting {
-    /// YAML appended to `prometheus.yml`.
-    pub fn render(&self) -> String {
-        let mut s = format!(
-            "rule_files:\n  - {:?}\nalerting:\n",
-            self.rule_file.display().to_string()
-        );
-        if let Some(l) = &self.drop_label {
-            s.push_str(&format!(
-                "  alert_relabel_configs:\n    - action: labeldrop\n      regex: {l:?}\n"
-            ));
-        }
-        s.push_str("  alertmanagers:\n    - static_configs:\n        - targets: [");
-        let targets: Vec<String> = self
-            .alertmanagers
-            .iter()
-            .map(|t| format!("{t:?}"))
-            .collect();
-        s.push_str(&targets.join(", "));
-        s.push_str("]\n");
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,25 +178,5 @@ mod tests {
         assert!(a.contains(&"--cluster.peer=127.0.0.1:9095".to_owned()));
         assert!(a.contains(&"--cluster.listen-address=127.0.0.1:9094".to_owned()));
         assert!(a.contains(&"--cluster.peer-timeout=3s".to_owned()));
-    }
-
-    #[test]
-    fn prometheus_drops_the_replica_label_only_when_asked() {
-        let mut p = PromAlerting {
-            alertmanagers: vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()],
-            drop_label: Some("replica".into()),
-            rule_file: "/r.yml".into(),
-        };
-        let y = p.render();
-        assert!(
-            y.contains("action: labeldrop\n      regex: \"replica\""),
-            "{y}"
-        );
-        assert!(
-            y.contains("targets: [\"127.0.0.1:1\", \"127.0.0.1:2\"]"),
-            "{y}"
-        );
-        p.drop_label = None;
-        assert!(!p.render().contains("labeldrop"));
     }
 }

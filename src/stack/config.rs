@@ -6,17 +6,7 @@ use std::time::Duration;
 
 use crate::client::objstore::S3Target;
 
-/// The `external_labels` and scrape settings of one Prometheus replica.
-#[derive(Debug, Clone)]
-pub struct PrometheusConfig {
-    pub cluster: String,
-    pub replica_label: String,
-    pub replica: String,
-    pub scrape_interval: Duration,
-    pub exporter_target: String,
-    /// Rules and Alertmanagers, once a scenario sets up alerting.
-    pub alerting: Option<crate::stack::alertmanager::PromAlerting>,
-}
+pub use super::prometheus::{PrometheusConfig, prometheus_args};
 
 /// `d` as a Go duration string in its largest whole unit (`30s`, `2m`,
 /// `1h`, `250ms`): the one rendering every config (local, chart values,
@@ -30,45 +20,6 @@ pub fn go_duration(d: Duration) -> String {
         _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
         _ => format!("{}s", ms / 1000),
     }
-}
-
-impl PrometheusConfig {
-    /// `prometheus.yml`.
-    pub fn render(&self) -> String {
-        let interval = go_duration(self.scrape_interval);
-        let alerting = self
-            .alerting
-            .as_ref()
-            .map(|a| a.render())
-            .unwrap_or_default();
-        let base = format!(
-            "# Rendered by stackproof.\n\
-             global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n  evaluation_interval: {interval}\n  external_labels:\n    cluster: {cluster:?}\n    {rl}: {replica:?}\n\
-             scrape_configs:\n  - job_name: stackproof-exporter\n    honor_timestamps: true\n    static_configs:\n      - targets: [{target:?}]\n",
-            cluster = self.cluster,
-            rl = self.replica_label,
-            replica = self.replica,
-            target = self.exporter_target,
-        );
-        base + &alerting
-    }
-}
-
-/// Prometheus' command line.
-pub fn prometheus_args(config: &Path, data: &Path, port: u16, block: Duration) -> Vec<String> {
-    let block = go_duration(block);
-    vec![
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", data.display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        // The sidecar wants min == max: Prometheus must not compact, the
-        // compactor does that from the bucket.
-        format!("--storage.tsdb.min-block-duration={block}"),
-        format!("--storage.tsdb.max-block-duration={block}"),
-        "--storage.tsdb.retention.time=1d".into(),
-        "--web.enable-lifecycle".into(),
-        "--log.level=info".into(),
-    ]
 }
 
 /// Thanos objstore YAML for S3. Contains the secret key: write it 0600 and
@@ -258,30 +209,7 @@ mod tests {
     use crate::client::objstore::S3Credentials;
 
     #[test]
-    fn prometheus_config_carries_external_labels_and_interval() {
-        let c = PrometheusConfig {
-            cluster: "stackproof".into(),
-            replica_label: "replica".into(),
-            replica: "1".into(),
-            scrape_interval: Duration::from_secs(1),
-            exporter_target: "127.0.0.1:4000".into(),
-            alerting: None,
-        };
-        let y = c.render();
-        assert!(y.contains("scrape_interval: 1s"), "{y}");
-        assert!(
-            y.contains("cluster: \"stackproof\"\n    replica: \"1\""),
-            "{y}"
-        );
-        assert!(y.contains("targets: [\"127.0.0.1:4000\"]"), "{y}");
-    }
-
-    #[test]
-    fn block_durations_are_equal_and_addresses_are_loopback() {
-        let a = prometheus_args(Path::new("/c"), Path::new("/d"), 9, Duration::from_secs(30));
-        assert!(a.contains(&"--storage.tsdb.min-block-duration=30s".to_owned()));
-        assert!(a.contains(&"--storage.tsdb.max-block-duration=30s".to_owned()));
-        assert!(a.contains(&"--web.listen-address=127.0.0.1:9".to_owned()));
+    fn query_addresses_are_loopback_and_dedup_is_optional() {
         let q = query_args(
             ThanosPorts { http: 1, grpc: 2 },
             &["127.0.0.1:3".into()],
