@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_kind_values_make_the_same_flush_promise() {
-        let values = include_str!("../../fixtures/kind/loki.values.yaml");
+        let values = include_str!("../../../fixtures/kind/loki.values.yaml");
         let f = FlushSettings::STACK;
         for want in [
             format!("chunk_idle_period: {}", go_duration(f.idle)),
