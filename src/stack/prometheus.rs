@@ -69,6 +69,38 @@ pub fn prometheus_args(config: &Path, data: &Path, port: u16, block: Duration) -
     ]
 }
 
+/// One alerting rule of a Prometheus rule file.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRule {
+    pub alert: String,
+    /// PromQL: the alert fires while it returns a series.
+    pub expr: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// A Prometheus rule file holding one group, `group`, of `rules`.
+pub fn rule_file(group: &str, rules: Vec<AlertRule>) -> String {
+    let file = RuleFile {
+        groups: vec![RuleGroup {
+            name: group.to_owned(),
+            rules,
+        }],
+    };
+    super::yaml::render("", &file)
+}
+
+#[derive(Serialize)]
+struct RuleFile {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Serialize)]
+struct RuleGroup {
+    name: String,
+    rules: Vec<AlertRule>,
+}
+
 /// One Prometheus relabel rule, as `prometheus.yml` and Thanos'
 /// `--selector.relabel-config` read it.
 #[derive(Debug, Clone, Serialize)]
@@ -229,6 +261,25 @@ mod tests {
         assert_eq!(
             v["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"][1],
             "127.0.0.1:2"
+        );
+    }
+
+    #[test]
+    fn a_rule_file_holds_one_group() {
+        let rule = AlertRule {
+            alert: "A".into(),
+            expr: "x >= 1 and x < 2".into(),
+            labels: BTreeMap::from([("case".to_owned(), "c1".to_owned())]),
+            annotations: BTreeMap::from([("summary".to_owned(), "x in [1, 2)".to_owned())]),
+        };
+        assert_eq!(
+            parsed(&rule_file("g", vec![rule])),
+            json!({"groups": [{"name": "g", "rules": [{
+                "alert": "A",
+                "expr": "x >= 1 and x < 2",
+                "labels": {"case": "c1"},
+                "annotations": {"summary": "x in [1, 2)"},
+            }]}]})
         );
     }
 
