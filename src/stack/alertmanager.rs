@@ -1,6 +1,7 @@
-//! Rendered Alertmanager config and command line, and the alerting section
-//! of each Prometheus replica's config. Pure functions: the platform picks
-//! ports and paths, the scenario picks receivers and timings.
+//! Rendered Alertmanager config and command line, and what the alerting
+//! section of each Prometheus replica's config says (rendered with the rest
+//! of `prometheus.yml` by [`super::prometheus`]). Pure functions: the
+//! platform picks ports and paths, the scenario picks receivers and timings.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,7 +189,9 @@ pub fn args(config: &Path, storage: &Path, port: u16, cluster: Option<&Cluster>)
     a
 }
 
-/// The alerting section of a Prometheus replica's config.
+/// The alerting section of a Prometheus replica's config
+/// (`rule_files` and `alerting`, rendered by
+/// [`PrometheusConfig::render`](super::prometheus::PrometheusConfig::render)).
 #[derive(Debug, Clone)]
 pub struct PromAlerting {
     /// Every Alertmanager's `host:port`: each replica sends to all of them.
