@@ -232,7 +232,7 @@ mod tests {
         assert!(y.starts_with("# Rendered by stackproof.\n"), "{y}");
         assert!(!y.contains("auth_password:"), "{y}");
         assert!(y.contains("repeat_interval: 1h"), "{y}");
-        let v: serde_json::Value = serde_saphyr::from_str(&y).unwrap();
+        let v = crate::stack::yaml::parsed(&y);
         assert_eq!(
             v,
             json!({

@@ -257,6 +257,7 @@ mod tests {
 
     use super::*;
     use crate::client::objstore::S3Credentials;
+    use crate::stack::yaml::parsed;
 
     #[test]
     fn query_addresses_are_loopback_and_dedup_is_optional() {
@@ -333,9 +334,5 @@ mod tests {
             flag(&q, "--endpoint.sd-config="),
             json!({"endpoints": [{"address": "127.0.0.1:3"}, {"address": "127.0.0.1:4"}]})
         );
-    }
-
-    fn parsed(text: &str) -> serde_json::Value {
-        serde_saphyr::from_str(text).unwrap()
     }
 }

@@ -196,6 +196,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::stack::yaml::parsed;
 
     fn config() -> PrometheusConfig {
         PrometheusConfig {
@@ -206,10 +207,6 @@ mod tests {
             exporter_target: "127.0.0.1:4000".into(),
             alerting: None,
         }
-    }
-
-    fn parsed(text: &str) -> serde_json::Value {
-        serde_saphyr::from_str(text).unwrap()
     }
 
     #[test]

@@ -21,3 +21,10 @@ pub fn render<T: Serialize>(header: &str, value: &T) -> String {
         .expect("a config struct always serializes to YAML");
     format!("{header}{body}")
 }
+
+/// What a reader gets from rendered YAML: the tests compare this, so they
+/// pin the meaning and not the quoting or key order.
+#[cfg(test)]
+pub fn parsed(text: &str) -> serde_json::Value {
+    serde_saphyr::from_str(text).unwrap()
+}

@@ -72,7 +72,7 @@ fn the_s3_secret_is_a_valid_secret_holding_the_objstore_config() {
     assert_valid_object(&v);
     let data = s.data.unwrap();
     let objstore = String::from_utf8(data["objstore.yml"].0.clone()).unwrap();
-    let parsed: serde_json::Value = serde_saphyr::from_str(&objstore).unwrap();
+    let parsed = crate::stack::yaml::parsed(&objstore);
     assert_eq!(
         parsed["config"]["endpoint"], "stackproof-s3.stackproof-r1.svc:9000",
         "{objstore}"

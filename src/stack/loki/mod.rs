@@ -136,6 +136,7 @@ mod tests {
 
     use super::*;
     use crate::client::objstore::S3Credentials;
+    use crate::stack::yaml::parsed;
 
     fn config() -> LokiConfig {
         let s3 = S3Target {
@@ -149,10 +150,6 @@ mod tests {
             },
         };
         LokiConfig::new(3100, 9095, "/tmp/run/loki", s3)
-    }
-
-    fn parsed(text: &str) -> serde_json::Value {
-        serde_saphyr::from_str(text).unwrap()
     }
 
     #[test]
