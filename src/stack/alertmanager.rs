@@ -1,9 +1,13 @@
-//! Rendered Alertmanager config and command line, and the alerting section
-//! of each Prometheus replica's config. Pure functions: the platform picks
-//! ports and paths, the scenario picks receivers and timings.
+//! Rendered Alertmanager config and command line, and what the alerting
+//! section of each Prometheus replica's config says (rendered with the rest
+//! of `prometheus.yml` by [`super::prometheus`]). Pure functions: the
+//! platform picks ports and paths, the scenario picks receivers and timings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::Serialize;
 
 use super::config::go_duration;
 
@@ -50,26 +54,94 @@ pub fn render(smtp: &SmtpReceiver, webhook_url: &str, t: NotifyTiming) -> String
     let alerts = r#"{{ range .Alerts }}{{ "{" }}{{ range $i, $p := .Labels.SortedPairs }}{{ if $i }},{{ end }}{{ $p.Name }}="{{ $p.Value }}"{{ end }}{{ "}" }};{{ end }}"#;
     let subject =
         "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} case={{ .CommonLabels.case }}";
-    format!(
-        "# Rendered by stackproof.\n\
-         global:\n  smtp_require_tls: false\n\
-         route:\n  receiver: oncall\n  group_by: ['...']\n  group_wait: {gw}\n  group_interval: {gi}\n  repeat_interval: {ri}\n\
-         receivers:\n  - name: oncall\n    email_configs:\n      - to: {to:?}\n        from: {from:?}\n        smarthost: {host:?}\n        auth_username: {user:?}\n        auth_password_file: {pw:?}\n        require_tls: false\n        send_resolved: true\n        headers:\n          Subject: '{subject}'\n          {GK}: '{group_key}'\n          {ST}: '{{{{ .Status }}}}'\n          {AL}: '{alerts}'\n          {SE}: '{{{{ .ExternalURL }}}}'\n\
-         \x20   webhook_configs:\n      - url: {hook:?}\n        send_resolved: true\n",
-        gw = go_duration(t.group_wait),
-        gi = go_duration(t.group_interval),
-        ri = go_duration(t.repeat_interval),
-        to = smtp.to,
-        from = smtp.from,
-        host = smtp.smarthost,
-        user = smtp.username,
-        pw = smtp.password_file.display().to_string(),
-        GK = headers::GROUP_KEY,
-        ST = headers::STATUS,
-        AL = headers::ALERTS,
-        SE = headers::SENDER,
-        hook = webhook_url,
-    )
+    let file = AlertmanagerFile {
+        // The test SMTP server speaks plain SMTP.
+        global: Global {
+            smtp_require_tls: false,
+        },
+        route: Route {
+            receiver: RECEIVER,
+            // `...`: group by every label, one group per alert.
+            group_by: vec!["..."],
+            group_wait: go_duration(t.group_wait),
+            group_interval: go_duration(t.group_interval),
+            repeat_interval: go_duration(t.repeat_interval),
+        },
+        receivers: vec![Receiver {
+            name: RECEIVER,
+            email_configs: vec![EmailConfig {
+                to: &smtp.to,
+                from: &smtp.from,
+                smarthost: &smtp.smarthost,
+                auth_username: &smtp.username,
+                auth_password_file: smtp.password_file.display().to_string(),
+                require_tls: false,
+                send_resolved: true,
+                headers: BTreeMap::from([
+                    ("Subject", subject),
+                    (headers::GROUP_KEY, group_key),
+                    (headers::STATUS, "{{ .Status }}"),
+                    (headers::ALERTS, alerts),
+                    (headers::SENDER, "{{ .ExternalURL }}"),
+                ]),
+            }],
+            webhook_configs: vec![WebhookConfig {
+                url: webhook_url,
+                send_resolved: true,
+            }],
+        }],
+    };
+    super::yaml::render("# Rendered by stackproof.\n", &file)
+}
+
+/// The one receiver: every notification goes both by email and webhook.
+const RECEIVER: &str = "oncall";
+
+#[derive(Serialize)]
+struct AlertmanagerFile<'a> {
+    global: Global,
+    route: Route,
+    receivers: Vec<Receiver<'a>>,
+}
+
+#[derive(Serialize)]
+struct Global {
+    smtp_require_tls: bool,
+}
+
+#[derive(Serialize)]
+struct Route {
+    receiver: &'static str,
+    group_by: Vec<&'static str>,
+    group_wait: String,
+    group_interval: String,
+    repeat_interval: String,
+}
+
+#[derive(Serialize)]
+struct Receiver<'a> {
+    name: &'static str,
+    email_configs: Vec<EmailConfig<'a>>,
+    webhook_configs: Vec<WebhookConfig<'a>>,
+}
+
+#[derive(Serialize)]
+struct EmailConfig<'a> {
+    to: &'a str,
+    from: &'a str,
+    smarthost: &'a str,
+    auth_username: &'a str,
+    auth_password_file: String,
+    require_tls: bool,
+    send_resolved: bool,
+    /// Header name to Go template.
+    headers: BTreeMap<&'static str, &'static str>,
+}
+
+#[derive(Serialize)]
+struct WebhookConfig<'a> {
+    url: &'a str,
+    send_resolved: bool,
 }
 
 /// How one Alertmanager joins its peers (None: not clustered).
@@ -117,7 +189,9 @@ pub fn args(config: &Path, storage: &Path, port: u16, cluster: Option<&Cluster>)
     a
 }
 
-/// The alerting section of a Prometheus replica's config.
+/// The alerting section of a Prometheus replica's config
+/// (`rule_files` and `alerting`, rendered by
+/// [`PrometheusConfig::render`](super::prometheus::PrometheusConfig::render)).
 #[derive(Debug, Clone)]
 pub struct PromAlerting {
     /// Every Alertmanager's `host:port`: each replica sends to all of them.
@@ -128,32 +202,10 @@ pub struct PromAlerting {
     pub rule_file: PathBuf,
 }
 
-impl PromAlerting {
-    /// YAML appended to `prometheus.yml`.
-    pub fn render(&self) -> String {
-        let mut s = format!(
-            "rule_files:\n  - {:?}\nalerting:\n",
-            self.rule_file.display().to_string()
-        );
-        if let Some(l) = &self.drop_label {
-            s.push_str(&format!(
-                "  alert_relabel_configs:\n    - action: labeldrop\n      regex: {l:?}\n"
-            ));
-        }
-        s.push_str("  alertmanagers:\n    - static_configs:\n        - targets: [");
-        let targets: Vec<String> = self
-            .alertmanagers
-            .iter()
-            .map(|t| format!("{t:?}"))
-            .collect();
-        s.push_str(&targets.join(", "));
-        s.push_str("]\n");
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn smtp() -> SmtpReceiver {
@@ -177,15 +229,42 @@ mod tests {
                 repeat_interval: Duration::from_secs(3600),
             },
         );
-        assert!(y.contains("auth_password_file: \"/run/pw\""), "{y}");
+        assert!(y.starts_with("# Rendered by stackproof.\n"), "{y}");
         assert!(!y.contains("auth_password:"), "{y}");
-        assert!(y.contains("group_by: ['...']"), "{y}");
         assert!(y.contains("repeat_interval: 1h"), "{y}");
-        assert!(y.contains("X-Stackproof-Group-Key: '{}:{{ \"{\" }}"), "{y}");
-        assert!(y.contains("X-Stackproof-Status: '{{ .Status }}'"), "{y}");
-        assert!(
-            y.contains("    webhook_configs:\n      - url: \"http://127.0.0.1:9/alerts\""),
-            "{y}"
+        let v = crate::stack::yaml::parsed(&y);
+        assert_eq!(
+            v,
+            json!({
+                "global": {"smtp_require_tls": false},
+                "route": {
+                    "receiver": "oncall",
+                    "group_by": ["..."],
+                    "group_wait": "3s",
+                    "group_interval": "5s",
+                    "repeat_interval": "1h",
+                },
+                "receivers": [{
+                    "name": "oncall",
+                    "email_configs": [{
+                        "to": "oncall@stackproof.invalid",
+                        "from": "am@stackproof.invalid",
+                        "smarthost": "127.0.0.1:2525",
+                        "auth_username": "u",
+                        "auth_password_file": "/run/pw",
+                        "require_tls": false,
+                        "send_resolved": true,
+                        "headers": {
+                            "Subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} case={{ .CommonLabels.case }}",
+                            "X-Stackproof-Group-Key": r#"{}:{{ "{" }}{{ range $i, $p := .GroupLabels.SortedPairs }}{{ if $i }},{{ end }}{{ $p.Name }}="{{ $p.Value }}"{{ end }}{{ "}" }}"#,
+                            "X-Stackproof-Status": "{{ .Status }}",
+                            "X-Stackproof-Alerts": r#"{{ range .Alerts }}{{ "{" }}{{ range $i, $p := .Labels.SortedPairs }}{{ if $i }},{{ end }}{{ $p.Name }}="{{ $p.Value }}"{{ end }}{{ "}" }};{{ end }}"#,
+                            "X-Stackproof-Alertmanager": "{{ .ExternalURL }}",
+                        },
+                    }],
+                    "webhook_configs": [{"url": "http://127.0.0.1:9/alerts", "send_resolved": true}],
+                }],
+            })
         );
     }
 
@@ -202,25 +281,5 @@ mod tests {
         assert!(a.contains(&"--cluster.peer=127.0.0.1:9095".to_owned()));
         assert!(a.contains(&"--cluster.listen-address=127.0.0.1:9094".to_owned()));
         assert!(a.contains(&"--cluster.peer-timeout=3s".to_owned()));
-    }
-
-    #[test]
-    fn prometheus_drops_the_replica_label_only_when_asked() {
-        let mut p = PromAlerting {
-            alertmanagers: vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()],
-            drop_label: Some("replica".into()),
-            rule_file: "/r.yml".into(),
-        };
-        let y = p.render();
-        assert!(
-            y.contains("action: labeldrop\n      regex: \"replica\""),
-            "{y}"
-        );
-        assert!(
-            y.contains("targets: [\"127.0.0.1:1\", \"127.0.0.1:2\"]"),
-            "{y}"
-        );
-        p.drop_label = None;
-        assert!(!p.render().contains("labeldrop"));
     }
 }

@@ -4,19 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::client::objstore::S3Target;
+use serde::Serialize;
 
-/// The `external_labels` and scrape settings of one Prometheus replica.
-#[derive(Debug, Clone)]
-pub struct PrometheusConfig {
-    pub cluster: String,
-    pub replica_label: String,
-    pub replica: String,
-    pub scrape_interval: Duration,
-    pub exporter_target: String,
-    /// Rules and Alertmanagers, once a scenario sets up alerting.
-    pub alerting: Option<crate::stack::alertmanager::PromAlerting>,
-}
+use super::prometheus::RelabelConfig;
+pub use super::prometheus::{PrometheusConfig, prometheus_args};
+use crate::client::objstore::S3Target;
 
 /// `d` as a Go duration string in its largest whole unit (`30s`, `2m`,
 /// `1h`, `250ms`): the one rendering every config (local, chart values,
@@ -32,57 +24,43 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
-impl PrometheusConfig {
-    /// `prometheus.yml`.
-    pub fn render(&self) -> String {
-        let interval = go_duration(self.scrape_interval);
-        let alerting = self
-            .alerting
-            .as_ref()
-            .map(|a| a.render())
-            .unwrap_or_default();
-        let base = format!(
-            "# Rendered by stackproof.\n\
-             global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n  evaluation_interval: {interval}\n  external_labels:\n    cluster: {cluster:?}\n    {rl}: {replica:?}\n\
-             scrape_configs:\n  - job_name: stackproof-exporter\n    honor_timestamps: true\n    static_configs:\n      - targets: [{target:?}]\n",
-            cluster = self.cluster,
-            rl = self.replica_label,
-            replica = self.replica,
-            target = self.exporter_target,
-        );
-        base + &alerting
-    }
-}
-
-/// Prometheus' command line.
-pub fn prometheus_args(config: &Path, data: &Path, port: u16, block: Duration) -> Vec<String> {
-    let block = go_duration(block);
-    vec![
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", data.display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        // The sidecar wants min == max: Prometheus must not compact, the
-        // compactor does that from the bucket.
-        format!("--storage.tsdb.min-block-duration={block}"),
-        format!("--storage.tsdb.max-block-duration={block}"),
-        "--storage.tsdb.retention.time=1d".into(),
-        "--web.enable-lifecycle".into(),
-        "--log.level=info".into(),
-    ]
-}
-
-/// Thanos objstore YAML for S3. Contains the secret key: write it 0600 and
-/// render the redacted form for reports.
+/// Thanos objstore YAML for S3. Contains the secret key: write it 0600;
+/// reports show it through `process::redact`, which knows the secret.
 pub fn thanos_objstore(t: &S3Target) -> String {
-    format!(
-        "type: S3\nconfig:\n  bucket: {bucket:?}\n  endpoint: {endpoint:?}\n  region: {region:?}\n  access_key: {ak:?}\n  secret_key: {sk:?}\n  insecure: {insecure}\n  bucket_lookup_type: path\n",
-        bucket = t.bucket,
-        endpoint = t.endpoint,
-        region = t.region,
-        ak = t.credentials.access_key,
-        sk = t.credentials.secret_key,
-        insecure = t.insecure,
-    )
+    let file = ObjstoreFile {
+        kind: "S3",
+        config: S3Config {
+            bucket: &t.bucket,
+            endpoint: &t.endpoint,
+            region: &t.region,
+            access_key: &t.credentials.access_key,
+            secret_key: &t.credentials.secret_key,
+            insecure: t.insecure,
+            // Bucket names as path components: the test S3 servers have no
+            // per-bucket DNS names.
+            bucket_lookup_type: "path",
+        },
+    };
+    super::yaml::render("", &file)
+}
+
+#[derive(Serialize)]
+struct ObjstoreFile<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    config: S3Config<'a>,
+}
+
+#[derive(Serialize)]
+struct S3Config<'a> {
+    bucket: &'a str,
+    /// `host:port`, no scheme: Thanos adds it from `insecure`.
+    endpoint: &'a str,
+    region: &'a str,
+    access_key: &'a str,
+    secret_key: &'a str,
+    insecure: bool,
+    bucket_lookup_type: &'static str,
 }
 
 /// Ports of one Thanos component.
@@ -144,9 +122,13 @@ pub fn compact_args(
     run: &crate::platform::CompactRun,
 ) -> Vec<String> {
     let (label, value) = &run.only;
-    let selector = format!(
-        "- action: keep\n  source_labels: [{label}]\n  regex: {}\n",
-        regex_literal(value)
+    let selector = super::yaml::render(
+        "",
+        &[RelabelConfig {
+            action: "keep",
+            source_labels: vec![label.clone()],
+            regex: regex_literal(value),
+        }],
     );
     let mut a = vec![
         "compact".to_owned(),
@@ -191,10 +173,15 @@ pub fn query_args(
     let mut a = vec!["query".to_owned()];
     a.extend(thanos_common(ports));
     // `--endpoint` is deprecated in v0.42: endpoints go in an SD config.
-    let mut sd = String::from("endpoints:\n");
-    for e in endpoints {
-        sd.push_str(&format!("  - address: {e:?}\n"));
-    }
+    let sd = super::yaml::render(
+        "",
+        &EndpointsSd {
+            endpoints: endpoints
+                .iter()
+                .map(|e| Endpoint { address: e.clone() })
+                .collect(),
+        },
+    );
     a.push(format!("--endpoint.sd-config={sd}"));
     a.extend(
         replica_labels
@@ -202,6 +189,18 @@ pub fn query_args(
             .map(|l| format!("--query.replica-label={l}")),
     );
     a
+}
+
+/// The `--endpoint.sd-config` file of `thanos query`.
+#[derive(Serialize)]
+struct EndpointsSd {
+    endpoints: Vec<Endpoint>,
+}
+
+#[derive(Serialize)]
+struct Endpoint {
+    /// gRPC `host:port`.
+    address: String,
 }
 
 /// `weed mini`: master, volume, filer and S3 in one process, every port
@@ -267,34 +266,14 @@ pub struct SeaweedPorts {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::client::objstore::S3Credentials;
+    use crate::stack::yaml::parsed;
 
     #[test]
-    fn prometheus_config_carries_external_labels_and_interval() {
-        let c = PrometheusConfig {
-            cluster: "stackproof".into(),
-            replica_label: "replica".into(),
-            replica: "1".into(),
-            scrape_interval: Duration::from_secs(1),
-            exporter_target: "127.0.0.1:4000".into(),
-            alerting: None,
-        };
-        let y = c.render();
-        assert!(y.contains("scrape_interval: 1s"), "{y}");
-        assert!(
-            y.contains("cluster: \"stackproof\"\n    replica: \"1\""),
-            "{y}"
-        );
-        assert!(y.contains("targets: [\"127.0.0.1:4000\"]"), "{y}");
-    }
-
-    #[test]
-    fn block_durations_are_equal_and_addresses_are_loopback() {
-        let a = prometheus_args(Path::new("/c"), Path::new("/d"), 9, Duration::from_secs(30));
-        assert!(a.contains(&"--storage.tsdb.min-block-duration=30s".to_owned()));
-        assert!(a.contains(&"--storage.tsdb.max-block-duration=30s".to_owned()));
-        assert!(a.contains(&"--web.listen-address=127.0.0.1:9".to_owned()));
+    fn query_addresses_are_loopback_and_dedup_is_optional() {
         let q = query_args(
             ThanosPorts { http: 1, grpc: 2 },
             &["127.0.0.1:3".into()],
@@ -323,8 +302,50 @@ mod tests {
             },
         };
         let y = thanos_objstore(&t);
-        assert!(y.contains("endpoint: \"127.0.0.1:8333\""), "{y}");
-        assert!(y.contains("insecure: true"));
-        assert!(!y.contains("http://"));
+        assert!(!y.contains("http://"), "{y}");
+        assert_eq!(
+            parsed(&y),
+            json!({
+                "type": "S3",
+                "config": {
+                    "bucket": "b",
+                    "endpoint": "127.0.0.1:8333",
+                    "region": "us-east-1",
+                    "access_key": "ak",
+                    "secret_key": "sk",
+                    "insecure": true,
+                    "bucket_lookup_type": "path",
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn flag_yaml_parses_to_the_selector_and_the_endpoints() {
+        let run = crate::platform::CompactRun {
+            only: ("cluster".into(), "bf.1+x".into()),
+            replica_labels: vec!["replica".into()],
+            dedup_func: String::new(),
+        };
+        let a = compact_args(1, Path::new("/d"), Path::new("/o"), &run);
+        let flag = |args: &[String], name: &str| {
+            args.iter()
+                .find_map(|x| x.strip_prefix(name).map(parsed))
+                .unwrap()
+        };
+        assert_eq!(
+            flag(&a, "--selector.relabel-config="),
+            json!([{"action": "keep", "source_labels": ["cluster"], "regex": "bf\\.1\\+x"}])
+        );
+        assert!(!a.iter().any(|x| x.starts_with("--deduplication.func")));
+        let q = query_args(
+            ThanosPorts { http: 1, grpc: 2 },
+            &["127.0.0.1:3".into(), "127.0.0.1:4".into()],
+            &[],
+        );
+        assert_eq!(
+            flag(&q, "--endpoint.sd-config="),
+            json!({"endpoints": [{"address": "127.0.0.1:3"}, {"address": "127.0.0.1:4"}]})
+        );
     }
 }

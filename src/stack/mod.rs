@@ -3,3 +3,5 @@
 pub mod alertmanager;
 pub mod config;
 pub mod loki;
+pub mod prometheus;
+pub mod yaml;

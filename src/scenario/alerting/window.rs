@@ -3,6 +3,7 @@
 //! harness knows when the condition starts and ends; then what the mail
 //! sink and the webhook receive for it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{ALERTNAME, Sinks, secs};
@@ -15,6 +16,7 @@ use crate::platform::{Alertmanagers, Platform, StackShape};
 use crate::scenario::ScenarioReport;
 use crate::sink::mail::Mail;
 use crate::sink::webhook::WebhookSink;
+use crate::stack::prometheus::{AlertRule, rule_file};
 
 /// Timings derived from the stack's shape, each with its reason.
 #[derive(Debug, Clone)]
@@ -161,14 +163,20 @@ impl Window {
         let t1 = t0 + timing.window().as_millis() as i64;
         let group = format!("stackproof-{case}");
         let counter = KnownSeries::Counter.metric();
-        let rules = format!(
-            "groups:\n  - name: {group:?}\n    rules:\n      - alert: {ALERTNAME}\n        \
-             expr: {counter} >= {s0} and {counter} < {s1}\n        \
-             labels:\n          severity: page\n          case: {case:?}\n        \
-             annotations:\n          summary: \"{counter} in [{s0}, {s1})\"\n",
-            s0 = t0 / 1000,
-            s1 = t1 / 1000,
-        );
+        let (s0, s1) = (t0 / 1000, t1 / 1000);
+        let rule = AlertRule {
+            alert: ALERTNAME.to_owned(),
+            expr: format!("{counter} >= {s0} and {counter} < {s1}"),
+            labels: BTreeMap::from([
+                ("severity".to_owned(), "page".to_owned()),
+                ("case".to_owned(), case.to_owned()),
+            ]),
+            annotations: BTreeMap::from([(
+                "summary".to_owned(),
+                format!("{counter} in [{s0}, {s1})"),
+            )]),
+        };
+        let rules = rule_file(&group, vec![rule]);
         p.load_alert_rules(&group, &rules)
             .await
             .map_err(|e| format!("load the rule of case {case}: {e}"))?;

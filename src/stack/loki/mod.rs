@@ -2,6 +2,8 @@
 //! `fake`), schema v13 with the tsdb index, chunks and index in S3.
 //! Pure rendering: the platform decides ports, directories and bucket.
 
+mod file;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -112,105 +114,9 @@ impl LokiConfig {
     }
 
     fn render_with(&self, secret: &str) -> String {
-        let d = |sub: &str| yaml_str(&self.data_dir.join(sub));
-        let discovery = if self.label_discovery {
-            "  # Label discovery on: streams get service_name, lines detected_level.\n  discover_log_levels: true\n".to_owned()
-        } else {
-            "  # Label discovery off: streams carry exactly the pushed labels.\n  discover_service_name: []\n  discover_log_levels: false\n".to_owned()
-        };
-        format!(
-            "# Rendered by stackproof: Loki 3 single binary for a test.\n\
-auth_enabled: false\n\
-server:\n\
-\x20 http_listen_address: 127.0.0.1\n\
-\x20 http_listen_port: {http}\n\
-\x20 grpc_listen_address: 127.0.0.1\n\
-\x20 grpc_listen_port: {grpc}\n\
-\x20 log_level: info\n\
-common:\n\
-\x20 instance_addr: 127.0.0.1\n\
-\x20 path_prefix: {prefix}\n\
-\x20 replication_factor: 1\n\
-\x20 ring:\n\
-\x20   kvstore:\n\
-\x20     store: inmemory\n\
-\x20 storage:\n\
-\x20   s3:\n\
-\x20     endpoint: {endpoint:?}\n\
-\x20     bucketnames: {bucket:?}\n\
-\x20     region: {region:?}\n\
-\x20     access_key_id: {ak:?}\n\
-\x20     secret_access_key: {sk:?}\n\
-\x20     s3forcepathstyle: true\n\
-\x20     insecure: {insecure}\n\
-schema_config:\n\
-\x20 configs:\n\
-\x20   - from: \"2024-01-01\"\n\
-\x20     store: tsdb\n\
-\x20     object_store: s3\n\
-\x20     schema: v13\n\
-\x20     index:\n\
-\x20       prefix: index_\n\
-\x20       period: 24h\n\
-storage_config:\n\
-\x20 # Pinned: its default is due to flip upstream (loki #23729); false keeps\n\
-\x20 # the S3 keys above in force.\n\
-\x20 use_thanos_objstore: false\n\
-\x20 tsdb_shipper:\n\
-\x20   active_index_directory: {index}\n\
-\x20   cache_location: {cache}\n\
-compactor:\n\
-\x20 working_directory: {compactor}\n\
-ruler:\n\
-\x20 rule_path: {rules_temp}\n\
-\x20 storage:\n\
-\x20   type: local\n\
-\x20   local:\n\
-\x20     directory: {rules}\n\
-ingester:\n\
-\x20 lifecycler:\n\
-\x20   # Ready at once instead of after 15 s.\n\
-\x20   min_ready_duration: 0s\n\
-\x20   final_sleep: 0s\n\
-\x20 # When chunks reach the bucket on their own (no /flush needed).\n\
-\x20 chunk_idle_period: {idle}\n\
-\x20 max_chunk_age: {max_age}\n\
-\x20 flush_check_period: {check}\n\
-\x20 # Flushed chunks leave memory at once: later reads come from the bucket.\n\
-\x20 chunk_retain_period: 0s\n\
-\x20 wal:\n\
-\x20   enabled: true\n\
-\x20   dir: {wal}\n\
-\x20   # SIGTERM flushes every chunk, and the tsdb index ships on shutdown.\n\
-\x20   flush_on_shutdown: true\n\
-limits_config:\n\
-\x20 reject_old_samples: true\n\
-\x20 reject_old_samples_max_age: 168h\n\
-\x20 max_entries_limit_per_query: 5000\n\
-{discovery}\
-query_range:\n\
-\x20 # Every answer is computed afresh: no cached result can hide a loss.\n\
-\x20 cache_results: false\n\
-analytics:\n\
-\x20 reporting_enabled: false\n",
-            http = self.http_port,
-            grpc = self.grpc_port,
-            prefix = yaml_str(&self.data_dir),
-            endpoint = self.s3.endpoint,
-            bucket = self.s3.bucket,
-            region = self.s3.region,
-            ak = self.s3.credentials.access_key,
-            sk = secret,
-            insecure = self.s3.insecure,
-            index = d("tsdb-index"),
-            cache = d("tsdb-cache"),
-            compactor = d("compactor"),
-            rules = d("rules"),
-            rules_temp = d("rules-temp"),
-            wal = d("wal"),
-            idle = go_duration(self.flush.idle),
-            max_age = go_duration(self.flush.max_age),
-            check = go_duration(self.flush.check_period),
+        crate::stack::yaml::render(
+            "# Rendered by stackproof: Loki 3 single binary for a test.\n",
+            &file::build(self, secret),
         )
     }
 }
@@ -224,14 +130,13 @@ pub fn loki_args(config: &Path) -> Vec<String> {
     ]
 }
 
-fn yaml_str(p: &Path) -> String {
-    format!("{:?}", p.display().to_string())
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::client::objstore::S3Credentials;
+    use crate::stack::yaml::parsed;
 
     fn config() -> LokiConfig {
         let s3 = S3Target {
@@ -250,39 +155,75 @@ mod tests {
     #[test]
     fn renders_a_local_single_binary_on_s3_with_tsdb_v13() {
         let text = config().render();
-        for want in [
-            "auth_enabled: false",
-            "http_listen_address: 127.0.0.1",
-            "http_listen_port: 3100",
-            "grpc_listen_address: 127.0.0.1",
-            "grpc_listen_port: 9095",
-            "instance_addr: 127.0.0.1",
-            "store: inmemory",
-            "endpoint: \"127.0.0.1:8333\"",
-            "bucketnames: \"stackproof-loki\"",
-            "secret_access_key: \"very-secret-key\"",
-            "s3forcepathstyle: true",
-            "insecure: true",
-            "store: tsdb",
-            "object_store: s3",
-            "schema: v13",
-            "period: 24h",
-            "use_thanos_objstore: false",
-            "active_index_directory: \"/tmp/run/loki/tsdb-index\"",
-            "cache_location: \"/tmp/run/loki/tsdb-cache\"",
-            "working_directory: \"/tmp/run/loki/compactor\"",
-            "min_ready_duration: 0s",
-            "flush_on_shutdown: true",
-            "chunk_idle_period: 5s",
-            "max_chunk_age: 2h",
-            "flush_check_period: 1s",
-            "discover_service_name: []",
-            "discover_log_levels: false",
-            "cache_results: false",
-            "reporting_enabled: false",
-        ] {
-            assert!(text.contains(want), "missing {want:?} in\n{text}");
-        }
+        assert!(text.starts_with("# Rendered by stackproof"), "{text}");
+        assert_eq!(
+            parsed(&text),
+            json!({
+                "auth_enabled": false,
+                "server": {
+                    "http_listen_address": "127.0.0.1",
+                    "http_listen_port": 3100,
+                    "grpc_listen_address": "127.0.0.1",
+                    "grpc_listen_port": 9095,
+                    "log_level": "info",
+                },
+                "common": {
+                    "instance_addr": "127.0.0.1",
+                    "path_prefix": "/tmp/run/loki",
+                    "replication_factor": 1,
+                    "ring": {"kvstore": {"store": "inmemory"}},
+                    "storage": {"s3": {
+                        "endpoint": "127.0.0.1:8333",
+                        "bucketnames": "stackproof-loki",
+                        "region": "us-east-1",
+                        "access_key_id": "spAKIA",
+                        "secret_access_key": "very-secret-key",
+                        "s3forcepathstyle": true,
+                        "insecure": true,
+                    }},
+                },
+                "schema_config": {"configs": [{
+                    "from": "2024-01-01",
+                    "store": "tsdb",
+                    "object_store": "s3",
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": "24h"},
+                }]},
+                "storage_config": {
+                    "use_thanos_objstore": false,
+                    "tsdb_shipper": {
+                        "active_index_directory": "/tmp/run/loki/tsdb-index",
+                        "cache_location": "/tmp/run/loki/tsdb-cache",
+                    },
+                },
+                "compactor": {"working_directory": "/tmp/run/loki/compactor"},
+                "ruler": {
+                    "rule_path": "/tmp/run/loki/rules-temp",
+                    "storage": {"type": "local", "local": {"directory": "/tmp/run/loki/rules"}},
+                },
+                "ingester": {
+                    "lifecycler": {"min_ready_duration": "0s", "final_sleep": "0s"},
+                    "chunk_idle_period": "5s",
+                    "max_chunk_age": "2h",
+                    "flush_check_period": "1s",
+                    "chunk_retain_period": "0s",
+                    "wal": {
+                        "enabled": true,
+                        "dir": "/tmp/run/loki/wal",
+                        "flush_on_shutdown": true,
+                    },
+                },
+                "limits_config": {
+                    "reject_old_samples": true,
+                    "reject_old_samples_max_age": "168h",
+                    "max_entries_limit_per_query": 5000,
+                    "discover_service_name": [],
+                    "discover_log_levels": false,
+                },
+                "query_range": {"cache_results": false},
+                "analytics": {"reporting_enabled": false},
+            })
+        );
         // Nothing listens beyond loopback.
         assert!(!text.contains("0.0.0.0"));
     }
@@ -309,7 +250,7 @@ mod tests {
 
     #[test]
     fn the_kind_values_make_the_same_flush_promise() {
-        let values = include_str!("../../fixtures/kind/loki.values.yaml");
+        let values = include_str!("../../../fixtures/kind/loki.values.yaml");
         let f = FlushSettings::STACK;
         for want in [
             format!("chunk_idle_period: {}", go_duration(f.idle)),
@@ -325,31 +266,38 @@ mod tests {
         let c = config();
         let red = c.render_redacted();
         assert!(!red.contains("very-secret-key"), "{red}");
-        assert!(red.contains("secret_access_key: \"[REDACTED]\""), "{red}");
-        // Apart from the secret, the two forms are the same file.
-        assert_eq!(red.replace("[REDACTED]", "very-secret-key"), c.render());
+        let mut red = parsed(&red);
+        let secret = &mut red["common"]["storage"]["s3"]["secret_access_key"];
+        assert_eq!(*secret, "[REDACTED]");
+        // Apart from the secret, the two forms are the same config.
+        *secret = "very-secret-key".into();
+        assert_eq!(red, parsed(&c.render()));
     }
 
     #[test]
     fn discovery_is_a_deliberate_switch() {
         let mut c = config();
         c.label_discovery = true;
-        let text = c.render();
-        assert!(!text.contains("discover_service_name"), "{text}");
-        assert!(text.contains("discover_log_levels: true"), "{text}");
+        let limits = &parsed(&c.render())["limits_config"];
+        assert!(limits.get("discover_service_name").is_none(), "{limits}");
+        assert_eq!(limits["discover_log_levels"], true);
     }
 
     #[test]
     fn every_local_dir_lies_under_the_data_dir() {
         let c = config();
-        let text = c.render();
-        for d in c.local_dirs() {
+        let v = parsed(&c.render());
+        let dirs = [
+            &v["ingester"]["wal"]["dir"],
+            &v["storage_config"]["tsdb_shipper"]["active_index_directory"],
+            &v["storage_config"]["tsdb_shipper"]["cache_location"],
+            &v["compactor"]["working_directory"],
+            &v["ruler"]["storage"]["local"]["directory"],
+            &v["ruler"]["rule_path"],
+        ];
+        for (d, in_file) in c.local_dirs().iter().zip(dirs) {
             assert!(d.starts_with("/tmp/run/loki"));
-            assert!(
-                text.contains(&format!("{:?}", d.display().to_string())),
-                "{}",
-                d.display()
-            );
+            assert_eq!(in_file.as_str(), d.to_str(), "{}", d.display());
         }
         assert_eq!(
             loki_args(Path::new("/c/loki.yml"))[0],
