@@ -59,12 +59,18 @@ pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
             }
         }
     }
-    s.push_str("\n| scenario | wall time |\n|---|---|\n");
+    // Beside each wall time, the stack's own waiting in it: what the
+    // harness adds is the difference.
+    s.push_str("\n| scenario | wall time | the stack's own waiting |\n|---|---|---|\n");
     for r in reports {
+        let floor = r.floor.as_ref().map_or("—".to_owned(), |f| {
+            format!("{:.1}s: {}", f.wait.as_secs_f64(), f.why)
+        });
         s.push_str(&format!(
-            "| `{}` | {:.1}s |\n",
+            "| `{}` | {:.1}s | {} |\n",
             r.id,
-            r.duration.as_secs_f64()
+            r.duration.as_secs_f64(),
+            floor.replace('|', "\\|")
         ));
     }
     s
@@ -85,6 +91,11 @@ mod tests {
             duration: Duration::from_millis(1500),
         });
         r.fact("replica 0 hole length", "31.0s");
+        r.duration = Duration::from_secs(60);
+        r.floor = Some(crate::scenario::floor::Floor {
+            wait: Duration::from_secs(40),
+            why: "30s replica 0 dead".into(),
+        });
         r.artifacts.push(Artifact {
             name: "kill-window.svg".into(),
             bytes: b"<svg/>".to_vec(),
@@ -101,6 +112,10 @@ mod tests {
         );
         assert!(
             md.contains("| `ha_dedup` | replica 0 hole length | 31.0s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `ha_dedup` | 60.0s | 40.0s: 30s replica 0 dead |"),
             "{md}"
         );
     }
