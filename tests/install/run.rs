@@ -118,12 +118,14 @@ pub fn spawn_as_from_a_terminal(mut cmd: Command) -> Child {
     spawn(cmd)
 }
 
+/// Waits (the project's bounded poll, with backoff) until `f` holds;
+/// panics naming `what` after `limit`.
 pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let held = stackproof::eventually::poll_for(limit, || f().then_some(()));
+    assert!(
+        held.is_some(),
+        "timed out after {limit:?} waiting for {what}"
+    );
 }
 
 pub fn wait_output(child: Child) -> (Output, String, String) {
