@@ -55,11 +55,7 @@ pub fn of(id: &str, shape: &StackShape, stack_age: Duration) -> Option<Floor> {
                 ),
             }
         }
-        blocks_in_bucket::ID => Floor {
-            wait: first_block + GATEWAY_SYNC,
-            why: format!("{first_block_why}, {} store gateway sync", s(GATEWAY_SYNC)),
-        },
-        history_from_bucket::ID => Floor {
+        blocks_in_bucket::ID | history_from_bucket::ID => Floor {
             wait: first_block + GATEWAY_SYNC,
             why: format!("{first_block_why}, {} store gateway sync", s(GATEWAY_SYNC)),
         },
@@ -76,9 +72,8 @@ pub fn of(id: &str, shape: &StackShape, stack_age: Duration) -> Option<Floor> {
         }
         log_chunks::ID => {
             let f = FlushSettings::STACK;
-            let flush = f.idle + f.check_period * 6 / 5;
             Floor {
-                wait: flush,
+                wait: super::timing::loki_flush_promise(&f),
                 why: format!(
                     "Loki's flush: {} idle + 1.2 × {} check",
                     s(f.idle),

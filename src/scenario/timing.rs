@@ -59,7 +59,13 @@ const LOKI_FLUSH_MARGIN: Duration = Duration::from_secs(20);
 /// promise (5 s idle, 1 s checks): 26.2 s. No `/flush`: what users rely
 /// on is the flush their config promises.
 pub fn loki_flush_wait(flush: &FlushSettings) -> Duration {
-    flush.idle + flush.check_period * 6 / 5 + LOKI_FLUSH_MARGIN
+    loki_flush_promise(flush) + LOKI_FLUSH_MARGIN
+}
+
+/// Loki's own flush latency for `flush`, no margin: idle period, then the
+/// next check with its 20 % jitter.
+pub fn loki_flush_promise(flush: &FlushSettings) -> Duration {
+    flush.idle + flush.check_period * 6 / 5
 }
 
 #[cfg(test)]
