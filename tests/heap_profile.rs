@@ -25,15 +25,16 @@ async fn heap_profiles_are_captured_and_a_component_without_one_is_named() {
         ]
     );
     for name in names {
-        for key in [
-            "heap in use",
-            "heap in use per head series",
-            "top allocation sites",
-        ] {
+        let heap = r.fact_value(&format!("{name}: heap in use"));
+        assert!(
+            heap.and_then(|v| v.as_bytes()).is_some_and(|b| b > 0),
+            "{name}: heap in use missing: {:#?}",
+            r.facts
+        );
+        for key in ["heap in use per head series", "top allocation sites"] {
             let k = format!("{name}: {key}");
-            let v = r.facts.iter().find(|(f, _)| *f == k);
             assert!(
-                v.is_some_and(|(_, v)| !v.is_empty()),
+                r.fact_value(&k).is_some_and(|v| !v.to_string().is_empty()),
                 "{k} missing: {:#?}",
                 r.facts
             );
@@ -45,9 +46,8 @@ async fn heap_profiles_are_captured_and_a_component_without_one_is_named() {
     // heap.svg: rendered where Go and Graphviz are, said absent otherwise.
     let svg = r.artifacts.iter().any(|a| a.name.ends_with(".svg"));
     let absent = r
-        .facts
-        .iter()
-        .any(|(k, v)| k == "heap.svg" && v.starts_with("not rendered: "));
+        .fact_value("heap.svg")
+        .is_some_and(|v| v.to_string().starts_with("not rendered: "));
     assert!(svg != absent, "{:#?}", r.facts);
 
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::prom::{PromClient, PromError};
+use super::http::HttpApi;
+use super::prom::PromError;
 
 /// `cluster` of `/api/v2/status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +52,14 @@ struct AlertStatusJson {
 /// A client for one Alertmanager.
 #[derive(Debug, Clone)]
 pub struct AlertmanagerClient {
-    http: PromClient,
+    http: HttpApi,
 }
 
 impl AlertmanagerClient {
     /// A client for `base` (e.g. `http://127.0.0.1:9093`).
     pub fn new(base: &str) -> Self {
         Self {
-            http: PromClient::new(base),
+            http: HttpApi::new(base),
         }
     }
 
@@ -69,20 +70,18 @@ impl AlertmanagerClient {
 
     /// The cluster's state as this instance sees it.
     pub async fn cluster(&self) -> Result<ClusterState, PromError> {
-        let body = self.http.get_text("/api/v2/status").await?;
-        parse_cluster(&body).map_err(|message| PromError::Parse {
-            url: format!("{}/api/v2/status", self.base()),
-            message,
-        })
+        Ok(self
+            .http
+            .get_parsed("/api/v2/status", &[], parse_cluster)
+            .await?)
     }
 
     /// Every alert it holds.
     pub async fn alerts(&self) -> Result<Vec<HeldAlert>, PromError> {
-        let body = self.http.get_text("/api/v2/alerts").await?;
-        parse_alerts(&body).map_err(|message| PromError::Parse {
-            url: format!("{}/api/v2/alerts", self.base()),
-            message,
-        })
+        Ok(self
+            .http
+            .get_parsed("/api/v2/alerts", &[], parse_alerts)
+            .await?)
     }
 
     /// One line for a report: cluster state and the alerts held.

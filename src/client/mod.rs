@@ -1,6 +1,7 @@
 //! Clients for the components' APIs.
 
 pub mod alertmanager;
+pub mod http;
 pub mod loki;
 pub mod objstore;
 pub mod pprof;

@@ -194,10 +194,8 @@ mod tests {
     #[tokio::test]
     async fn serves_metrics_over_http() {
         let e = Exporter::start().unwrap();
-        let body = reqwest::get(format!("http://{}/metrics", e.target()))
-            .await
-            .unwrap()
-            .text()
+        let body = crate::client::http::HttpApi::new(format!("http://{}", e.target()))
+            .get_text("/metrics", &[])
             .await
             .unwrap();
         assert!(body.contains("stackproof_counter_total "), "{body}");

@@ -7,9 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{CompactPass, CompactRun, PlatformError};
-use crate::eventually::{Eventually, Probe};
 use crate::ports::free_port;
-use crate::process::{ProcessSpec, RunningProcess};
+use crate::process::{ManagedProcess, ProcessSpec};
 use crate::stack::config;
 
 /// One compactor pass over the backfill takes ~2 s here; the bound leaves
@@ -41,38 +40,22 @@ pub(crate) async fn run_once(
     ));
     let log = logs.join(format!("{name}.log"));
     let started = Instant::now();
-    let mut proc = RunningProcess::spawn(spec, &log)?;
-    let pid = proc.pid();
-    let exited = Eventually::new(
-        format!("{name} (pid {pid}) to finish its pass"),
-        COMPACT_TIMEOUT,
-    )
-    .max_delay(Duration::from_millis(500))
-    .until(|| {
-        let status = proc.try_exit();
-        let log = log.clone();
-        async move {
-            match status {
-                Some(s) => Probe::Ready(s),
-                None => Probe::NotYet(crate::process::tail_lines(&log, 1)),
-            }
-        }
-    })
-    .await;
-    let status = match exited {
-        Ok(s) => s,
-        Err(e) => {
-            proc.kill();
-            return Err(e.into());
-        }
-    };
+    let mut pass = ManagedProcess::new(spec, &log);
+    pass.start()?;
+    let pid = pass.pid().unwrap_or(0);
+    let status = pass
+        .wait_exit(
+            format!("{name} (pid {pid}) to finish its pass"),
+            COMPACT_TIMEOUT,
+        )
+        .await?;
     if !status.success() {
         return Err(PlatformError::CommandFailed {
             name,
             status: status.to_string(),
-            command: proc.spec().command_line(),
+            command: pass.spec().command_line(),
             log: log.clone(),
-            tail: proc.log_tail(20),
+            tail: pass.log_tail(20),
         });
     }
     Ok(CompactPass {

@@ -4,6 +4,7 @@
 //! on a second signal) the signal thread kills every group itself.
 
 mod cleanup;
+mod managed;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,6 +16,8 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+pub use managed::ManagedProcess;
 
 pub use cleanup::{
     cleanup_all, install_signal_cleanup, live_process_groups, register_dir, unregister_dir,
@@ -142,6 +145,9 @@ pub enum ProcessError {
         /// wrong.
         tail: String,
     },
+    /// Waited for before the harness started it: a bug in the harness.
+    #[error("{name} was waited for but never started")]
+    NotStarted { name: String },
 }
 
 /// A running component: the process group leader plus its log file.

@@ -28,8 +28,8 @@ pub async fn write_bundle(
         text.push_str(&format!("- **{name}**: {msg}\n"));
     }
     text.push_str(&format!("\nReproduce:\n\n    {reproduce}\n\n## Facts\n\n"));
-    for (k, v) in &report.facts {
-        text.push_str(&format!("- {k}: {v}\n"));
+    for f in &report.facts {
+        text.push_str(&format!("- {}: {}\n", f.key, f.value));
     }
     let missing = platform.collect_diagnostics(&out).await;
     if !missing.is_empty() {

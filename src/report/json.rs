@@ -69,7 +69,11 @@ struct Check<'a> {
 #[derive(Serialize)]
 struct Fact<'a> {
     name: &'a str,
-    value: &'a str,
+    /// As people read it.
+    value: String,
+    /// The same as a number in `unit`, where it is one.
+    number: Option<f64>,
+    unit: Option<&'static str>,
 }
 
 /// The JSON report of `v` (pretty-printed; paths as given).
@@ -104,7 +108,15 @@ pub fn render(v: &RunView<'_>) -> String {
             facts: r
                 .facts
                 .iter()
-                .map(|(name, value)| Fact { name, value })
+                .map(|f| {
+                    let number = f.value.number();
+                    Fact {
+                        name: &f.key,
+                        value: f.value.to_string(),
+                        number: number.map(|(n, _)| n),
+                        unit: number.map(|(_, u)| u),
+                    }
+                })
                 .collect(),
             artifacts: r
                 .artifacts
@@ -142,12 +154,14 @@ pub fn render(v: &RunView<'_>) -> String {
 mod tests {
     use super::*;
     use crate::report::totals;
+    use crate::scenario::FactValue;
 
     #[test]
     fn the_documented_fields_parse_back() {
         let mut r = ScenarioReport::new("ha_dedup");
         r.check("x", std::time::Instant::now(), Err("2 series".into()));
-        r.fact("hole", "31.0s");
+        r.fact("hole", FactValue::seconds_of_ms(31_000, 1));
+        r.fact("note", "in words");
         let reports = [r];
         let t = totals(&reports);
         let bundles = [("ha_dedup".to_owned(), PathBuf::from("out/bundles/ha_dedup"))];
@@ -171,6 +185,10 @@ mod tests {
         assert_eq!(v["scenarios"][0]["checks"][0]["outcome"], "failed");
         assert_eq!(v["scenarios"][0]["checks"][0]["message"], "2 series");
         assert_eq!(v["scenarios"][0]["facts"][0]["value"], "31.0s");
+        assert_eq!(v["scenarios"][0]["facts"][0]["number"], 31.0);
+        assert_eq!(v["scenarios"][0]["facts"][0]["unit"], "s");
+        assert_eq!(v["scenarios"][0]["facts"][1]["value"], "in words");
+        assert!(v["scenarios"][0]["facts"][1]["number"].is_null());
         assert_eq!(v["scenarios"][0]["bundle"], "out/bundles/ha_dedup");
         assert!(v["interrupted"].is_null());
     }

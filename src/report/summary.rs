@@ -38,8 +38,13 @@ pub fn render(platform: &str, reports: &[ScenarioReport]) -> String {
     if !with_facts.is_empty() {
         s.push_str("\n## Measured\n\n| scenario | what | value |\n|---|---|---|\n");
         for r in with_facts {
-            for (k, v) in &r.facts {
-                s.push_str(&format!("| `{}` | {} | {} |\n", r.id, cell(k), cell(v)));
+            for f in &r.facts {
+                s.push_str(&format!(
+                    "| `{}` | {} | {} |\n",
+                    r.id,
+                    cell(&f.key),
+                    cell(&f.value.to_string())
+                ));
             }
         }
     }
@@ -90,7 +95,10 @@ mod tests {
             outcome: Outcome::Failed("a | b\nc".into()),
             duration: Duration::from_millis(1500),
         });
-        r.fact("replica 0 hole length", "31.0s");
+        r.fact(
+            "replica 0 hole length",
+            crate::scenario::FactValue::seconds_of_ms(31_000, 1),
+        );
         r.duration = Duration::from_secs(60);
         r.floor = Some(crate::scenario::floor::Floor {
             wait: Duration::from_secs(40),

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
 use super::served::served_like_prometheus;
+use super::{FactValue, ScenarioReport};
 use crate::check::blocks::{
     BlockLayout, BlockMeta, check_sidecar_block, layouts, upload_count_mismatches,
 };
@@ -137,7 +137,10 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
         Ok(b) => {
             report.fact(
                 "first blocks seen after",
-                format!("{:.0}s", t.elapsed().as_secs_f64()),
+                FactValue::Seconds {
+                    secs: t.elapsed().as_secs_f64(),
+                    decimals: 0,
+                },
             );
             report.check(checks::EVERY_REPLICA, t, Ok(()));
             b
@@ -187,7 +190,7 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
             Err(problems.join("\n"))
         },
     );
-    report.fact("blocks in the bucket", blocks.len().to_string());
+    report.fact("blocks in the bucket", blocks.len());
     let bytes: u64 = blocks.iter().map(|b| b.layout.bytes).sum();
     let series_ms: f64 = blocks
         .iter()
@@ -196,7 +199,10 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     if series_ms > 0.0 {
         report.fact(
             "bucket bytes per series-hour",
-            format!("{:.0}", bytes as f64 / (series_ms / 3_600_000.0)),
+            FactValue::Number {
+                value: bytes as f64 / (series_ms / 3_600_000.0),
+                decimals: 0,
+            },
         );
     }
 

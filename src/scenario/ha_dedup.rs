@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
+use super::{FactValue, ScenarioReport};
 use crate::check::dedup::{single_series, switch_over_bound, values_match};
-use crate::check::gaps::{find_gaps, fmt_time, outage_hole};
+use crate::check::gaps::{find_gaps, outage_hole};
 use crate::client::prom::{PromClient, QueryOptions};
 use crate::data::exporter::{KnownSeries, now_ms};
 use crate::eventually::hold_for;
@@ -103,9 +103,15 @@ async fn run_inner(
     .await
     .map_err(|e| format!("after the restart: {e}"))?;
     let end = now_ms();
-    report.fact("window", format!("{} → {}", fmt_time(start), fmt_time(end)));
-    report.fact("replica 0 killed at", fmt_time(killed_at));
-    report.fact("replica 0 restarted at", fmt_time(restart_at));
+    report.fact(
+        "window",
+        FactValue::Period {
+            from_ms: start,
+            to_ms: end,
+        },
+    );
+    report.fact("replica 0 killed at", FactValue::Time(killed_at));
+    report.fact("replica 0 restarted at", FactValue::Time(restart_at));
 
     check_dedup_view(report, &query, &label, shape.scrape_interval, start, end).await;
     check_killed_replica_hole(
@@ -144,7 +150,7 @@ pub async fn check_dedup_view(
 ) {
     let client = PromClient::new(query);
     let bound = switch_over_bound(scrape_interval);
-    report.fact("switch-over bound", format!("{:.1}s", bound.as_secs_f64()));
+    report.fact("switch-over bound", FactValue::seconds(bound));
     let mut one = Ok(());
     let mut hole = Ok(());
     let mut values = Ok(());
@@ -208,11 +214,11 @@ async fn check_killed_replica_hole(
                 let ts: Vec<i64> = s.samples.iter().map(|(t, _)| *t).collect();
                 let bound = switch_over_bound(scrape_interval).as_millis() as i64;
                 outage_hole(&ts, bound, outage, &selector).map(|g| {
-                    report.fact("replica 0 hole start", fmt_time(g.after_ms));
-                    report.fact("replica 0 hole end", fmt_time(g.before_ms));
+                    report.fact("replica 0 hole start", FactValue::Time(g.after_ms));
+                    report.fact("replica 0 hole end", FactValue::Time(g.before_ms));
                     report.fact(
                         "replica 0 hole length",
-                        format!("{:.1}s", g.len_ms() as f64 / 1000.0),
+                        FactValue::seconds_of_ms(g.len_ms(), 1),
                     );
                 })
             }

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Artifact, ScenarioReport};
+use super::{Artifact, FactValue, ScenarioReport};
+use crate::client::http::HttpApi;
 use crate::client::pprof::heap_summary;
 use crate::client::prom::PromClient;
 use crate::platform::Platform;
@@ -50,10 +51,6 @@ pub async fn twin_component_without_profile(p: &mut dyn Platform) -> ScenarioRep
 /// Fetches, decodes and reports each `(name, url)`'s heap profile.
 async fn capture(targets: &[(String, String)], report: &mut ScenarioReport) {
     let t = Instant::now();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("reqwest client");
     // Head series: each Prometheus' own; Thanos components serve what all
     // replicas hold, so theirs is per head series of the whole stack.
     let mut own_series = Vec::new();
@@ -69,7 +66,7 @@ async fn capture(targets: &[(String, String)], report: &mut ScenarioReport) {
     let mut problems = Vec::new();
     let mut svg_absent = None;
     for (name, url) in targets {
-        let bytes = match fetch(&http, &format!("{url}/debug/pprof/heap")).await {
+        let bytes = match HttpApi::new(url).get_bytes("/debug/pprof/heap").await {
             Ok(b) => b,
             Err(e) => {
                 problems.push(format!("{name}: {e}"));
@@ -88,7 +85,10 @@ async fn capture(targets: &[(String, String)], report: &mut ScenarioReport) {
             .find(|(n, _)| n == name)
             .map_or(Some(stack_series), |(_, s)| *s)
             .filter(|s| *s > 0.0);
-        report.fact(&format!("{name}: heap in use"), mib(heap.inuse_bytes));
+        report.fact(
+            &format!("{name}: heap in use"),
+            FactValue::Bytes(heap.inuse_bytes),
+        );
         report.fact(
             &format!("{name}: heap in use per head series"),
             series.map_or("no head series".into(), |s| {
@@ -98,7 +98,7 @@ async fn capture(targets: &[(String, String)], report: &mut ScenarioReport) {
         let sites: Vec<String> = heap
             .top
             .iter()
-            .map(|(f, b)| format!("{f} {}", mib(*b)))
+            .map(|(f, b)| format!("{f} {}", FactValue::Bytes(*b)))
             .collect();
         report.fact(&format!("{name}: top allocation sites"), sites.join(", "));
         match render_svg(&bytes).await {
@@ -122,21 +122,6 @@ async fn capture(targets: &[(String, String)], report: &mut ScenarioReport) {
         Err(problems.join("; "))
     };
     report.check(checks::CAPTURED, t, result);
-}
-
-async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
-    let r = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {}", crate::client::error_chain(&e)))?;
-    if !r.status().is_success() {
-        return Err(format!("GET {url}: {}", r.status()));
-    }
-    r.bytes()
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|e| format!("GET {url}: {e}"))
 }
 
 /// `go tool pprof -svg` of the profile, where Go and Graphviz are present;
@@ -167,8 +152,4 @@ async fn render_svg(profile: &[u8]) -> Result<Vec<u8>, String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
-}
-
-fn mib(bytes: i64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

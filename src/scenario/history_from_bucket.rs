@@ -3,10 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
 use super::blocks_in_bucket::{Block, wait_blocks};
 use super::served::{samples_by_block, served_like_prometheus};
-use crate::check::gaps::fmt_time;
+use super::{FactValue, ScenarioReport};
 use crate::check::served::Samples;
 use crate::client::objstore::Objstore;
 use crate::client::prom::PromClient;
@@ -81,9 +80,12 @@ async fn remove_local_data(
     let max = blocks.iter().map(|b| b.meta.max_time).max().unwrap_or(0);
     report.fact(
         "uploaded range",
-        format!("{} → {}", fmt_time(min), fmt_time(max)),
+        FactValue::Period {
+            from_ms: min,
+            to_ms: max,
+        },
     );
-    report.fact("blocks", blocks.len().to_string());
+    report.fact("blocks", blocks.len());
     let label = shape.replica_label.clone();
     let before = match p
         .start_extra_query(ExtraQuery {

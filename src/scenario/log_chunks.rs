@@ -11,10 +11,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
 use super::logs::loki_unavailable;
 use super::logs::{read_streams, same_lines, version_text};
 use super::timing;
+use super::{FactValue, ScenarioReport};
 use crate::check::logseq::{account, group_by_key};
 use crate::client::objstore::Objstore;
 use crate::client::prom::sum_metric;
@@ -135,7 +135,7 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
         report.check(checks::CHUNKS, t, Err(format!("push: {e}")));
         return report;
     }
-    report.fact("lines pushed", lines.len().to_string());
+    report.fact("lines pushed", lines.len());
     let streams = g.keys().len();
 
     // Chunks: no /flush. Wait, as long as the stack's flush settings
@@ -267,21 +267,21 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     if let Some(d) = *first_chunk.lock().unwrap() {
         report.fact(
             "time to the first chunk in the bucket",
-            format!("{:.1}s", d.as_secs_f64()),
+            FactValue::seconds(d),
         );
     }
     report.fact(
         "time to a chunk for every stream",
-        format!("{:.1}s", t.elapsed().as_secs_f64()),
+        FactValue::seconds(t.elapsed()),
     );
-    report.fact("new chunk objects", chunks.len().to_string());
+    report.fact("new chunk objects", chunks.len());
     report.check(checks::CHUNKS, t, Ok(()));
     report.check(checks::LAYOUT, t, chunks_cover(&chunks, &lines));
 
     // Index: only a graceful shutdown ships it before the 15-minute rotation.
     let t = Instant::now();
     match loki.stop(Duration::from_secs(120)).await {
-        Ok(d) => report.fact("graceful shutdown took", format!("{:.1}s", d.as_secs_f64())),
+        Ok(d) => report.fact("graceful shutdown took", FactValue::seconds(d)),
         Err(e) => {
             report.check(checks::INDEX, t, Err(e.to_string()));
             return report;
@@ -304,7 +304,7 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     };
     let outcome = match index_covers(&days, &index) {
         Ok(()) => {
-            report.fact("new tsdb index files", index.len().to_string());
+            report.fact("new tsdb index files", index.len());
             if let Some((_, k)) = index.first() {
                 report.fact("an index file", k.clone());
             }
@@ -329,7 +329,7 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     }
     report.fact(
         "restart (no local data) ready after",
-        format!("{:.1}s", t.elapsed().as_secs_f64()),
+        FactValue::seconds(t.elapsed()),
     );
     let (start, end) = g.window_ns();
     let want = lines.len();
@@ -359,10 +359,7 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
     .await;
     let got = match read {
         Ok((s, took)) => {
-            report.fact(
-                "query latency from the bucket",
-                format!("{:.0} ms", took.as_secs_f64() * 1000.0),
-            );
+            report.fact("query latency from the bucket", FactValue::millis(took));
             s
         }
         Err(e) => match read_streams(&client, &sel, start, end).await {
@@ -374,7 +371,7 @@ async fn run_as(loki: &mut dyn LokiService, id: &str) -> ScenarioReport {
         },
     };
     let n: usize = got.iter().map(|s| s.entries.len()).sum();
-    report.fact("lines read back from the bucket", n.to_string());
+    report.fact("lines read back from the bucket", n);
     let expected: Vec<&GenLine> = lines.iter().collect();
     let acc = account(&g.run, &g.expected_counts(), &group_by_key(&got));
     let outcome = match (acc.as_result(), same_lines(&expected, &got)) {

@@ -5,6 +5,7 @@ pub mod alerting;
 pub(crate) mod bare;
 pub mod blocks_in_bucket;
 pub mod compactor;
+mod fact;
 pub mod floor;
 pub mod ha_dedup;
 mod ha_dedup_picture;
@@ -20,6 +21,8 @@ pub mod timing;
 use std::time::{Duration, Instant};
 
 use crate::platform::{Need, Platform};
+
+pub use fact::{Fact, FactValue};
 
 /// How one check ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +51,7 @@ pub struct ScenarioReport {
     pub id: String,
     pub checks: Vec<CheckReport>,
     /// Measured facts worth a line in the report (e.g. a hole's span).
-    pub facts: Vec<(String, String)>,
+    pub facts: Vec<Fact>,
     /// Files the scenario captured (heap profiles, `ha_dedup`'s picture);
     /// the runner writes them into the report dir under `<id>/`, and
     /// `summary.md` links them.
@@ -121,8 +124,26 @@ impl ScenarioReport {
     }
 
     /// Records a measured fact.
-    pub fn fact(&mut self, key: &str, value: impl Into<String>) {
-        self.facts.push((key.to_owned(), value.into()));
+    pub fn fact(&mut self, key: &str, value: impl Into<FactValue>) {
+        self.facts.push(Fact {
+            key: key.to_owned(),
+            value: value.into(),
+        });
+    }
+
+    /// The value of fact `key`, when measured.
+    pub fn fact_value(&self, key: &str) -> Option<&FactValue> {
+        self.facts.iter().find(|f| f.key == key).map(|f| &f.value)
+    }
+
+    /// Fact `key` in seconds, when it is a span.
+    pub fn fact_seconds(&self, key: &str) -> Option<f64> {
+        self.fact_value(key).and_then(FactValue::as_seconds)
+    }
+
+    /// Fact `key`, when it is a count.
+    pub fn fact_count(&self, key: &str) -> Option<u64> {
+        self.fact_value(key).and_then(FactValue::as_count)
     }
 
     /// True when no check failed.

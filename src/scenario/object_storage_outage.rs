@@ -7,11 +7,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
 use super::blocks_in_bucket::{by_replica, read_blocks, wait_blocks};
 use super::ha_dedup::check_dedup_view;
 use super::timing;
-use crate::check::gaps::fmt_time;
+use super::{FactValue, ScenarioReport};
 use crate::check::outage::{
     BUCKET_FAILURES, OutageEvidence, every_replica_cut, short_uploads, store_was_down,
 };
@@ -184,7 +183,10 @@ async fn run_inner(
     }
     report.fact(
         "object store down",
-        format!("{} → {}", fmt_time(stopped_at), fmt_time(restarted_at)),
+        FactValue::Period {
+            from_ms: stopped_at,
+            to_ms: restarted_at,
+        },
     );
     report.fact(
         "failed bucket operations during the outage (per sidecar)",
@@ -234,7 +236,7 @@ async fn run_inner(
     if uploaded.is_ok() {
         report.fact(
             "recovery (object store back → every block uploaded)",
-            format!("{:.1}s", restart.elapsed().as_secs_f64()),
+            FactValue::seconds(restart.elapsed()),
         );
     }
     report.check(checks::UPLOADED_AFTER, t, uploaded);

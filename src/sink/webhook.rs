@@ -124,13 +124,10 @@ mod tests {
             "alerts":[{"status":"firing","labels":{"alertname":"A"},"annotations":{},
             "startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z",
             "generatorURL":"","fingerprint":"f"}]}"#;
-        let r = reqwest::Client::new()
-            .post(sink.url())
-            .body(body)
-            .send()
+        crate::client::http::HttpApi::new(sink.url())
+            .post("", Some(("application/json", body.to_owned())))
             .await
             .unwrap();
-        assert!(r.status().is_success());
         let n = sink.notifications();
         assert_eq!(n.len(), 1, "{:?}", sink.unparsed());
         assert_eq!(n[0].group_key, "{}:{alertname=\"A\"}");

@@ -12,11 +12,7 @@ pub mod procs;
 use std::time::Duration;
 
 use stackproof::platform::Platform;
-use stackproof::scenario::{self, ha_dedup};
-
-fn seconds(fact: &str) -> f64 {
-    fact.trim_end_matches('s').parse().unwrap()
-}
+use stackproof::scenario::{self, FactValue, ha_dedup};
 
 /// Runs `ha_dedup` and its two twins on `p`; panics with the report on any
 /// deviation. Returns the scenario's wall time.
@@ -36,14 +32,12 @@ pub async fn ha_dedup_passes_with_replica_0s_hole_reported(p: &mut dyn Platform)
     eprintln!("{r:#?}");
     r.assert_passed();
     let hole = r
-        .facts
-        .iter()
-        .find(|(k, _)| k == "replica 0 hole length")
+        .fact_seconds("replica 0 hole length")
         .expect("hole reported");
-    assert!(seconds(&hole.1) >= 30.0, "replica 0's hole: {}", hole.1);
+    assert!(hole >= 30.0, "replica 0's hole: {hole}s");
     for key in ["replica 0 hole start", "replica 0 hole end"] {
         assert!(
-            r.facts.iter().any(|(k, _)| k == key),
+            matches!(r.fact_value(key), Some(FactValue::Time(_))),
             "{key} missing from {:?}",
             r.facts
         );

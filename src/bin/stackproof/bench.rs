@@ -98,11 +98,7 @@ pub async fn bench(
         let (mut passes, mut walls) = (Vec::new(), Vec::new());
         for i in 0..compactor {
             let r = stackproof::scenario::run(c::ID, &mut stack).await;
-            let pass = r
-                .facts
-                .iter()
-                .find(|(k, _)| k == "compactor pass")
-                .and_then(|(_, v)| v.trim_end_matches('s').parse::<f64>().ok());
+            let pass = r.fact_seconds("compactor pass");
             println!(
                 "bench: compactor {}: {} in {:.1}s, compactor pass {}",
                 i + 1,

@@ -4,95 +4,51 @@
 use std::time::Duration;
 
 use super::*;
+use crate::client::http::HttpApi;
 
 /// A client for one Loki base URL (tenant `fake` when auth is off).
 #[derive(Debug, Clone)]
 pub struct LokiClient {
-    base: String,
-    http: reqwest::Client,
-    tenant: Option<String>,
+    http: HttpApi,
 }
 
 impl LokiClient {
     /// A client for `base` (e.g. `http://127.0.0.1:3100`).
     pub fn new(base: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client");
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
-            http,
-            tenant: None,
+            http: HttpApi::new(base),
         }
     }
 
     /// Sends `X-Scope-OrgID: tenant` (only meaningful with auth on).
     pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.http = self.http.with_header("X-Scope-OrgID", tenant);
         self
     }
 
     /// The base URL.
     pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> (String, reqwest::RequestBuilder) {
-        let url = format!("{}{path}", self.base);
-        let mut rb = self.http.request(method, &url);
-        if let Some(t) = &self.tenant {
-            rb = rb.header("X-Scope-OrgID", t);
-        }
-        (url, rb)
-    }
-
-    async fn send(
-        &self,
-        method: &'static str,
-        url: &str,
-        rb: reqwest::RequestBuilder,
-    ) -> Result<(u16, String), LokiError> {
-        let resp = rb.send().await.map_err(|e| LokiError::Http {
-            method,
-            url: url.to_owned(),
-            message: crate::client::error_chain(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| LokiError::Http {
-            method,
-            url: url.to_owned(),
-            message: crate::client::error_chain(&e),
-        })?;
-        Ok((status, body))
+        self.http.base()
     }
 
     async fn get_text(&self, path: &str, params: &[(&str, String)]) -> Result<String, LokiError> {
-        let (url, rb) = self.request(reqwest::Method::GET, path);
-        let (status, body) = self.send("GET", &url, rb.query(params)).await?;
-        if !(200..300).contains(&status) {
-            return Err(status_error(&url, status, &body));
-        }
-        Ok(body)
+        Ok(self.http.get_text(path, params).await?)
     }
 
-    fn parse<T>(url: &str, r: Result<T, String>) -> Result<T, LokiError> {
-        r.map_err(|message| LokiError::Parse {
-            url: url.to_owned(),
-            message,
-        })
+    /// GET `path` with `params`, the answer read by `parse`.
+    async fn get<T>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+        parse: fn(&str) -> Result<T, String>,
+    ) -> Result<T, LokiError> {
+        Ok(self.http.get_parsed(path, params, parse).await?)
     }
 
     /// Pushes streams as JSON; Loki answers 204.
     pub async fn push(&self, streams: &[PushStream]) -> Result<(), LokiError> {
-        let (url, rb) = self.request(reqwest::Method::POST, "/loki/api/v1/push");
-        let rb = rb
-            .header("Content-Type", "application/json")
-            .body(push_body(streams));
-        let (status, body) = self.send("POST", &url, rb).await?;
-        if !(200..300).contains(&status) {
-            return Err(status_error(&url, status, &body));
-        }
+        let body = Some(("application/json", push_body(streams)));
+        self.http.post("/loki/api/v1/push", body).await?;
         Ok(())
     }
 
@@ -116,8 +72,7 @@ impl LokiClient {
             params.push(("step", format!("{}", step.as_secs_f64())));
         }
         let path = "/loki/api/v1/query_range";
-        let body = self.get_text(path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_query_response(&body))
+        self.get(path, &params, parse_query_response).await
     }
 
     /// An instant query at `time_ns` (metric queries; Loki rejects log
@@ -125,16 +80,14 @@ impl LokiClient {
     pub async fn query(&self, q: &str, time_ns: i64) -> Result<QueryResponse, LokiError> {
         let path = "/loki/api/v1/query";
         let params = [("query", q.to_owned()), ("time", time_ns.to_string())];
-        let body = self.get_text(path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_query_response(&body))
+        self.get(path, &params, parse_query_response).await
     }
 
     /// Every label name seen in `[start_ns, end_ns]`.
     pub async fn labels(&self, start_ns: i64, end_ns: i64) -> Result<Vec<String>, LokiError> {
         let path = "/loki/api/v1/labels";
         let params = [("start", start_ns.to_string()), ("end", end_ns.to_string())];
-        let body = self.get_text(path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_string_list(&body))
+        self.get(path, &params, parse_string_list).await
     }
 
     /// The values of label `name`, optionally restricted to streams that
@@ -151,8 +104,7 @@ impl LokiClient {
         if let Some(s) = selector {
             params.push(("query", s.to_owned()));
         }
-        let body = self.get_text(&path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_string_list(&body))
+        self.get(&path, &params, parse_string_list).await
     }
 
     /// The label sets of the streams matching `selector`.
@@ -168,8 +120,7 @@ impl LokiClient {
             ("start", start_ns.to_string()),
             ("end", end_ns.to_string()),
         ];
-        let body = self.get_text(path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_series(&body))
+        self.get(path, &params, parse_series).await
     }
 
     /// Index statistics of `selector` (counts flushed chunks only).
@@ -185,8 +136,7 @@ impl LokiClient {
             ("start", start_ns.to_string()),
             ("end", end_ns.to_string()),
         ];
-        let body = self.get_text(path, &params).await?;
-        Self::parse(&format!("{}{path}", self.base), parse_index_stats(&body))
+        self.get(path, &params, parse_index_stats).await
     }
 
     /// `Ok(())` when `/ready` answers 200; otherwise what it said.
@@ -197,11 +147,7 @@ impl LokiClient {
     /// Asks the ingester to flush every in-memory chunk. Loki answers 204
     /// at once, before the upload ends: poll the bucket or the metrics.
     pub async fn flush(&self) -> Result<(), LokiError> {
-        let (url, rb) = self.request(reqwest::Method::POST, "/flush");
-        let (status, body) = self.send("POST", &url, rb).await?;
-        if !(200..300).contains(&status) {
-            return Err(status_error(&url, status, &body));
-        }
+        self.http.post("/flush", None).await?;
         Ok(())
     }
 
@@ -219,11 +165,7 @@ impl LokiClient {
     /// The `version` of `/loki/api/v1/status/buildinfo`.
     pub async fn version(&self) -> Result<String, LokiError> {
         let path = "/loki/api/v1/status/buildinfo";
-        let body = self.get_text(path, &[]).await?;
-        let v: serde_json::Value = Self::parse(
-            &format!("{}{path}", self.base),
-            serde_json::from_str(&body).map_err(|e| e.to_string()),
-        )?;
+        let v: serde_json::Value = self.http.get_json(path, &[]).await?;
         Ok(v.get("version")
             .and_then(|v| v.as_str())
             .unwrap_or("unknown")

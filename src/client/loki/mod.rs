@@ -184,6 +184,27 @@ pub enum LokiError {
     Parse { url: String, message: String },
 }
 
+impl From<crate::client::http::HttpError> for LokiError {
+    fn from(e: crate::client::http::HttpError) -> Self {
+        use crate::client::http::HttpError;
+        match e {
+            HttpError::Request {
+                method,
+                url,
+                message,
+            } => LokiError::Http {
+                method,
+                url,
+                message,
+            },
+            HttpError::Status {
+                url, status, body, ..
+            } => status_error(&url, status, &body),
+            HttpError::Parse { url, message, .. } => LokiError::Parse { url, message },
+        }
+    }
+}
+
 /// The position a LogQL parse error names, from Loki's plain-text body
 /// (`parse error at line 1, col 18: syntax error: …`).
 pub fn parse_error_position(body: &str) -> Option<(u32, u32)> {

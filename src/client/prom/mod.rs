@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::client::http::{HttpApi, HttpError};
+
 /// A series with its raw samples `(t_ms, value)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
@@ -35,8 +37,8 @@ pub struct QueryResult {
 /// Errors talking to a Prometheus-compatible API.
 #[derive(Debug, thiserror::Error)]
 pub enum PromError {
-    #[error("GET {url}: {source}")]
-    Http { url: String, source: reqwest::Error },
+    #[error("GET {url}: {message}")]
+    Http { url: String, message: String },
     #[error("{url} answered {status}: {body}")]
     Status {
         url: String,
@@ -45,6 +47,22 @@ pub enum PromError {
     },
     #[error("cannot parse the answer of {url}: {message}")]
     Parse { url: String, message: String },
+}
+
+impl From<HttpError> for PromError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Request { url, message, .. } => PromError::Http { url, message },
+            HttpError::Status {
+                url, status, body, ..
+            } => PromError::Status {
+                url,
+                status,
+                body: body.chars().take(500).collect(),
+            },
+            HttpError::Parse { url, message, .. } => PromError::Parse { url, message },
+        }
+    }
 }
 
 /// Query-time options (Thanos Query understands all of them; Prometheus
@@ -96,26 +114,20 @@ impl QueryOptions {
 /// A client for one Prometheus or Thanos Query base URL.
 #[derive(Debug, Clone)]
 pub struct PromClient {
-    base: String,
-    http: reqwest::Client,
+    http: HttpApi,
 }
 
 impl PromClient {
     /// A client for `base` (e.g. `http://127.0.0.1:9090`).
     pub fn new(base: impl Into<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("reqwest client");
         Self {
-            base: base.into().trim_end_matches('/').to_owned(),
-            http,
+            http: HttpApi::new(base),
         }
     }
 
     /// The base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        self.http.base()
     }
 
     /// An instant query at `time_ms`.
@@ -167,30 +179,7 @@ impl PromClient {
 
     /// GET `path` and return the body if the status is 2xx.
     pub async fn get_text(&self, path: &str) -> Result<String, PromError> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| PromError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|source| PromError::Http {
-            url: url.clone(),
-            source,
-        })?;
-        if (200..300).contains(&status) {
-            Ok(body)
-        } else {
-            Err(PromError::Status {
-                url,
-                status,
-                body: body.chars().take(500).collect(),
-            })
-        }
+        Ok(self.http.get_text(path, &[]).await?)
     }
 
     /// The value of `metric` (summed over series matching every `labels`
@@ -209,30 +198,10 @@ impl PromClient {
         path: &str,
         params: &[(&str, String)],
     ) -> Result<QueryResult, PromError> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
+        Ok(self
             .http
-            .get(&url)
-            .query(params)
-            .send()
-            .await
-            .map_err(|source| PromError::Http {
-                url: url.clone(),
-                source,
-            })?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|source| PromError::Http {
-            url: url.clone(),
-            source,
-        })?;
-        if !(200..300).contains(&status) {
-            return Err(PromError::Status {
-                url,
-                status,
-                body: body.chars().take(500).collect(),
-            });
-        }
-        parse_query_response(&body).map_err(|message| PromError::Parse { url, message })
+            .get_parsed(path, params, parse_query_response)
+            .await?)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{LocalStack, Managed, READY_TIMEOUT, replica_config, write_private};
 use crate::client::alertmanager::AlertmanagerClient;
+use crate::client::http::HttpApi;
 use crate::eventually::{Eventually, Probe};
 use crate::platform::{AlertSetup, Alertmanagers, PlatformError};
 use crate::ports::free_port;
@@ -108,11 +109,10 @@ impl LocalStack {
         &mut self,
         setup: &AlertSetup,
     ) -> Result<Vec<String>, PlatformError> {
-        let http = self.http.clone();
         let a = self.alerting.as_mut().expect("alerting set up");
         let mut urls = Vec::new();
         for m in &mut a.alertmanagers {
-            m.wait_ready(&http).await?;
+            m.wait_ready().await?;
             urls.push(m.url.clone().expect("alertmanager url"));
         }
         let (want_status, want_peers) = if setup.clustered {
@@ -170,13 +170,13 @@ impl LocalStack {
             .map(|a| format!("http://{a}/api/v2/alerts"))
             .collect();
         for url in self.running_prometheus() {
-            reload(&self.http, &url).await?;
+            reload(&url).await?;
             let listed = ApiList {
                 path: "/api/v1/alertmanagers",
                 array: ["activeAlertmanagers", "url"],
             };
             listed
-                .wait(&self.http, &url, "active Alertmanagers", |active| {
+                .wait(&url, "active Alertmanagers", |active| {
                     want.iter().all(|w| active.contains(w)) && active.len() == want.len()
                 })
                 .await?;
@@ -201,13 +201,13 @@ impl LocalStack {
         };
         write_private(&file, rules)?;
         for url in self.running_prometheus() {
-            reload(&self.http, &url).await?;
+            reload(&url).await?;
             let listed = ApiList {
                 path: "/api/v1/rules",
                 array: ["groups", "name"],
             };
             listed
-                .wait(&self.http, &url, "rule groups", |names| {
+                .wait(&url, "rule groups", |names| {
                     names.iter().any(|n| n == group)
                 })
                 .await?;
@@ -232,7 +232,7 @@ impl LocalStack {
     fn running_prometheus(&self) -> Vec<String> {
         self.replicas
             .iter()
-            .filter(|r| r.prometheus.proc.is_some())
+            .filter(|r| r.prometheus.is_started())
             .filter_map(|r| r.prometheus.url.clone())
             .collect()
     }
@@ -240,20 +240,12 @@ impl LocalStack {
 
 /// `POST /-/reload`; Prometheus answers 500 with the reason when the new
 /// config does not load.
-async fn reload(http: &reqwest::Client, url: &str) -> Result<(), PlatformError> {
-    let r = http
-        .post(format!("{url}/-/reload"))
-        .send()
+async fn reload(url: &str) -> Result<(), PlatformError> {
+    HttpApi::new(url)
+        .post("/-/reload", None)
         .await
-        .map_err(|e| PlatformError::io(format!("reload {url}"))(std::io::Error::other(e)))?;
-    if r.status().is_success() {
-        return Ok(());
-    }
-    let status = r.status();
-    let body = r.text().await.unwrap_or_default();
-    Err(PlatformError::io(format!("reload {url}"))(
-        std::io::Error::other(format!("{status}: {}", body.trim())),
-    ))
+        .map(|_| ())
+        .map_err(|e| PlatformError::io(format!("reload {url}"))(std::io::Error::other(e)))
 }
 
 /// A list in a Prometheus API answer: `data.<array.0>[].<array.1>`.
@@ -267,20 +259,20 @@ impl ApiList {
     /// timeout says what was listed last.
     async fn wait(
         &self,
-        http: &reqwest::Client,
         url: &str,
         what: &str,
         ok: impl Fn(&[String]) -> bool,
     ) -> Result<(), PlatformError> {
         let [array, field] = self.array;
         let ok = &ok;
+        let api = &HttpApi::new(url);
         Eventually::new(
             format!("{url}{} to list the expected {what}", self.path),
             READY_TIMEOUT,
         )
         .max_delay(Duration::from_millis(250))
         .until(|| async move {
-            match get_json(http, &format!("{url}{}", self.path)).await {
+            match api.get_json::<serde_json::Value>(self.path, &[]).await {
                 Ok(v) => {
                     let listed: Vec<String> = v["data"][array]
                         .as_array()
@@ -294,19 +286,10 @@ impl ApiList {
                         Probe::NotYet(format!("{what}: {listed:?}"))
                     }
                 }
-                Err(e) => Probe::NotYet(e),
+                Err(e) => Probe::NotYet(e.to_string()),
             }
         })
         .await?;
         Ok(())
     }
-}
-
-async fn get_json(http: &reqwest::Client, url: &str) -> Result<serde_json::Value, String> {
-    let r = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| crate::client::error_chain(&e))?;
-    r.json().await.map_err(|e| crate::client::error_chain(&e))
 }

@@ -1,22 +1,26 @@
-//! One component of the local stack: its spec, its log, its process.
+//! One component of the local stack: its process and the URLs it answers
+//! on.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::READY_TIMEOUT;
-use crate::eventually::{Eventually, Probe};
+use crate::client::http::HttpApi;
+use crate::eventually::Probe;
 use crate::platform::{ComponentInfo, PlatformError};
-use crate::process::{ProcessSpec, RunningProcess, pid_alive};
+use crate::process::{ManagedProcess, ProcessSpec};
 
-/// One component: how to (re)start it and, while it runs, its process.
+/// A readiness probe answers at once or not at all: a short timeout keeps
+/// the poll going.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One component: its process, and the URL that answers 2xx once ready.
 #[derive(Debug)]
 pub(super) struct Managed {
-    pub(super) spec: ProcessSpec,
-    pub(super) log: PathBuf,
-    /// HTTP URL that answers 200 when ready.
-    pub(super) ready_url: Option<String>,
+    pub(super) process: ManagedProcess,
+    /// Answers 2xx when ready.
+    ready: Option<HttpApi>,
     pub(super) url: Option<String>,
-    pub(super) proc: Option<RunningProcess>,
 }
 
 impl Managed {
@@ -28,77 +32,61 @@ impl Managed {
     ) -> Self {
         let log = log_dir.join(format!("{}.log", spec.name));
         Self {
-            spec,
-            log,
-            ready_url,
+            process: ManagedProcess::new(spec, log),
+            ready: ready_url.map(|u| HttpApi::with_timeout(u, PROBE_TIMEOUT)),
             url,
-            proc: None,
         }
     }
 
     pub(super) fn spawn(&mut self) -> Result<(), PlatformError> {
-        if self.proc.is_none() {
-            self.proc = Some(RunningProcess::spawn(self.spec.clone(), &self.log)?);
-        }
-        Ok(())
+        Ok(self.process.start()?)
     }
 
-    pub(super) async fn wait_ready(&mut self, http: &reqwest::Client) -> Result<(), PlatformError> {
-        let Some(url) = self.ready_url.clone() else {
+    /// True once started and until the harness stops it.
+    pub(super) fn is_started(&self) -> bool {
+        self.process.is_started()
+    }
+
+    /// Waits until its ready URL answers 2xx (nothing to wait for without
+    /// one, or when it is not started).
+    pub(super) async fn wait_ready(&mut self) -> Result<(), PlatformError> {
+        let Some(ready) = &self.ready else {
             return Ok(());
         };
-        let Some(pid) = self.proc.as_ref().map(RunningProcess::pid) else {
+        if !self.process.is_started() {
             return Ok(());
-        };
-        let alive = Eventually::new(
-            format!("{} to be ready at {url}", self.spec.name),
-            READY_TIMEOUT,
-        )
-        .max_delay(Duration::from_millis(250))
-        .until(|| {
-            let url = url.clone();
-            async move {
-                if !pid_alive(pid) {
-                    return Probe::Ready(false);
-                }
-                match http.get(&url).send().await {
-                    Ok(r) if r.status().is_success() => Probe::Ready(true),
-                    Ok(r) => Probe::NotYet(format!("HTTP {}", r.status())),
-                    Err(e) => Probe::NotYet(crate::client::error_chain(&e)),
-                }
-            }
-        })
-        .await;
-        match alive {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                let p = self.proc.as_mut().expect("spawned");
-                let err = crate::eventually::block_on_poll("exit status", || p.exited_early());
-                self.proc = None;
-                Err(err.into())
-            }
-            Err(e) => Err(e.into()),
         }
+        let what = format!(
+            "{} to be ready at {}",
+            self.process.spec().name,
+            ready.base()
+        );
+        self.process
+            .wait_ready(what, READY_TIMEOUT, || async move {
+                match ready.get_text("", &[]).await {
+                    Ok(_) => Probe::Ready(()),
+                    Err(e) => Probe::NotYet(e.to_string()),
+                }
+            })
+            .await
     }
 
     pub(super) fn kill(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.kill();
-        }
+        self.process.kill();
     }
 
-    pub(super) fn terminate(&mut self, grace: Duration) {
-        if let Some(mut p) = self.proc.take() {
-            p.terminate(grace);
-        }
+    /// SIGTERM, then SIGKILL when it outlives `grace`.
+    pub(super) async fn stop(&mut self, grace: Duration) {
+        // Past the grace it is killed, which is all a stop here needs.
+        let _ = self.process.stop(grace).await;
     }
 
     pub(super) fn info(&self) -> ComponentInfo {
         ComponentInfo {
-            name: self.spec.name.clone(),
-            pid: self.proc.as_ref().map(RunningProcess::pid),
-            command_line: self.spec.command_line(),
-            log: self.log.clone(),
+            name: self.process.spec().name.clone(),
+            pid: self.process.pid(),
+            command_line: self.process.spec().command_line(),
+            log: self.process.log_path().to_owned(),
             url: self.url.clone(),
         }
     }

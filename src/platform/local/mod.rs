@@ -113,7 +113,6 @@ pub struct LocalStack {
     query: Managed,
     extra: Vec<Managed>,
     endpoints: Endpoints,
-    http: reqwest::Client,
     thanos: PathBuf,
     query_endpoints: Vec<String>,
     ready_after: Duration,

@@ -40,20 +40,13 @@ impl Platform for LocalStack {
     }
 
     async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        let http = self.http.clone();
         let r = self.replica(n)?;
         r.prometheus.spawn()?;
-        r.prometheus.wait_ready(&http).await?;
-        // The sidecar may have died with its Prometheus gone; bring it back.
-        if r.sidecar
-            .proc
-            .as_mut()
-            .is_some_and(|p| p.try_exit().is_some())
-        {
-            r.sidecar.proc = None;
-        }
+        r.prometheus.wait_ready().await?;
+        // The sidecar may have died with its Prometheus gone: a start
+        // brings a dead one back.
         r.sidecar.spawn()?;
-        r.sidecar.wait_ready(&http).await?;
+        r.sidecar.wait_ready().await?;
         wait_replicas_in_query(
             &self.endpoints.query,
             &self.shape.replica_label,
@@ -65,10 +58,8 @@ impl Platform for LocalStack {
 
     async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
         let r = self.replica(n)?;
-        if r.prometheus.proc.is_some() {
-            r.prometheus.kill();
-        }
-        r.sidecar.terminate(Duration::from_secs(5));
+        r.prometheus.kill();
+        r.sidecar.stop(Duration::from_secs(5)).await;
         let data = r.data.clone();
         std::fs::remove_dir_all(&data)
             .map_err(PlatformError::io(format!("remove {}", data.display())))?;
@@ -77,7 +68,7 @@ impl Platform for LocalStack {
     }
 
     async fn stop_object_storage(&mut self) -> Result<(), PlatformError> {
-        self.s3.terminate(Duration::from_secs(10));
+        self.s3.stop(Duration::from_secs(10)).await;
         Ok(())
     }
 
@@ -99,12 +90,11 @@ impl Platform for LocalStack {
             configs.join("objstore.yml")
         };
         let spec = self.sidecar_spec(n, &file);
-        let http = self.http.clone();
         let r = &mut self.replicas[n];
-        r.sidecar.terminate(Duration::from_secs(5));
-        r.sidecar.spec = spec;
+        r.sidecar.stop(Duration::from_secs(5)).await;
+        r.sidecar.process.set_spec(spec);
         r.sidecar.spawn()?;
-        r.sidecar.wait_ready(&http).await
+        r.sidecar.wait_ready().await
     }
 
     fn provides(&self, need: Need) -> Result<(), String> {
@@ -202,7 +192,7 @@ impl Platform for LocalStack {
             Some(url.clone()),
         );
         m.spawn()?;
-        let res = m.wait_ready(&self.http).await;
+        let res = m.wait_ready().await;
         self.extra.push(m);
         res?;
         if q.stores == Stores::GatewayOnly {
@@ -212,7 +202,7 @@ impl Platform for LocalStack {
             .replicas
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.prometheus.proc.is_some())
+            .filter(|(_, r)| r.prometheus.is_started())
             .map(|(i, _)| i.to_string())
             .collect();
         wait_replicas_in_query(&url, &self.shape.replica_label, &running, 0).await?;
@@ -223,7 +213,7 @@ impl Platform for LocalStack {
 impl LocalStack {
     fn sidecar_spec(&self, n: usize, objstore: &Path) -> ProcessSpec {
         let r = &self.replicas[n];
-        let mut spec = r.sidecar.spec.clone();
+        let mut spec = r.sidecar.process.spec().clone();
         spec.args = spec
             .args
             .iter()

@@ -10,10 +10,10 @@ use super::{
 };
 use crate::client::objstore::{Objstore, S3Credentials, S3Target};
 use crate::data::exporter::Exporter;
-use crate::eventually::{Eventually, Probe};
+use crate::eventually::Probe;
 use crate::platform::{Endpoints, PlatformError};
 use crate::ports::free_port;
-use crate::process::{ProcessSpec, RunningProcess, keep_requested, pid_alive};
+use crate::process::{ProcessSpec, keep_requested};
 use crate::stack::config::{self, SeaweedPorts, ThanosPorts};
 use crate::versions::Versions;
 
@@ -100,10 +100,6 @@ impl LocalStack {
         }
         let exporter =
             Exporter::start().map_err(PlatformError::io("start the synthetic exporter"))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("reqwest client");
 
         // Object storage first: every sidecar needs the bucket.
         let sp = SeaweedPorts {
@@ -239,7 +235,6 @@ impl LocalStack {
             query,
             extra: Vec::new(),
             endpoints,
-            http,
             thanos,
             query_endpoints,
             ready_after: Duration::ZERO,
@@ -254,13 +249,13 @@ impl LocalStack {
         // From here on, an error drops `stack`, which kills what started.
         stack.wait_bucket().await?;
         for r in &mut stack.replicas {
-            r.prometheus.wait_ready(&stack.http).await?;
-            r.sidecar.wait_ready(&stack.http).await?;
+            r.prometheus.wait_ready().await?;
+            r.sidecar.wait_ready().await?;
         }
         if let Some(s) = &mut stack.store {
-            s.wait_ready(&stack.http).await?;
+            s.wait_ready().await?;
         }
-        stack.query.wait_ready(&stack.http).await?;
+        stack.query.wait_ready().await?;
         stack.wait_replicas_queryable().await?;
         stack.ready_after = started.elapsed();
         if keep_requested() {
@@ -269,38 +264,23 @@ impl LocalStack {
         Ok(stack)
     }
 
+    /// Waits until the S3 server holds the stack's bucket (creating it).
     pub(super) async fn wait_bucket(&mut self) -> Result<(), PlatformError> {
-        let store = Objstore::new(self.endpoints.s3.clone());
-        let pid = self.s3.proc.as_ref().map(RunningProcess::pid).unwrap_or(0);
-        let ok = Eventually::new(
-            format!(
-                "the S3 server to accept bucket '{}'",
-                self.endpoints.s3.bucket
-            ),
-            READY_TIMEOUT,
-        )
-        .max_delay(Duration::from_millis(250))
-        .until(|| {
-            let store = store.clone();
-            async move {
-                if !pid_alive(pid) {
-                    return Probe::Ready(false);
-                }
+        let store = &Objstore::new(self.endpoints.s3.clone());
+        let what = format!(
+            "the S3 server to accept bucket '{}'",
+            self.endpoints.s3.bucket
+        );
+        self.s3
+            .process
+            .wait_ready(what, READY_TIMEOUT, || async move {
                 // Creating may "succeed" with a mere warning: check it exists.
                 match store.create_bucket().await.and(store.head_bucket().await) {
-                    Ok(()) => Probe::Ready(true),
+                    Ok(()) => Probe::Ready(()),
                     Err(e) => Probe::NotYet(e.to_string()),
                 }
-            }
-        })
-        .await?;
-        if !ok {
-            let p = self.s3.proc.as_mut().expect("spawned");
-            let err = crate::eventually::block_on_poll("exit status", || p.exited_early());
-            self.s3.proc = None;
-            return Err(err.into());
-        }
-        Ok(())
+            })
+            .await
     }
 
     /// Waits until Thanos Query returns the exporter's series from every
@@ -310,7 +290,7 @@ impl LocalStack {
             .replicas
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.prometheus.proc.is_some())
+            .filter(|(_, r)| r.prometheus.is_started())
             .map(|(i, _)| i.to_string())
             .collect();
         wait_replicas_in_query(

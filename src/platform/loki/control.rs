@@ -1,13 +1,9 @@
 //! Stopping, killing, restarting and reconfiguring a running Loki.
 
-use std::time::{Duration, Instant};
-
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use std::time::Duration;
 
 use super::{LocalLoki, LokiPlatformError, write_private};
 use crate::client::objstore::S3Credentials;
-use crate::eventually::{Eventually, Probe};
 use crate::stack::loki::{FlushSettings, LokiConfig};
 
 impl LocalLoki {
@@ -16,40 +12,15 @@ impl LocalLoki {
     /// index on the way out. Returns how long the shutdown took; kills it
     /// and says so when it outlives `grace`.
     pub async fn stop(&mut self, grace: Duration) -> Result<Duration, LokiPlatformError> {
-        let Some(mut p) = self.proc.take() else {
-            return Ok(Duration::ZERO);
-        };
-        let started = Instant::now();
-        if p.try_exit().is_some() {
-            return Ok(Duration::ZERO);
-        }
-        let _ = killpg(Pid::from_raw(p.pid() as i32), Signal::SIGTERM);
-        let exited = Eventually::new("Loki to exit after SIGTERM", grace)
-            .max_delay(Duration::from_millis(200))
-            .until(|| {
-                let status = p.try_exit();
-                async move {
-                    match status {
-                        Some(s) => Probe::Ready(s),
-                        None => Probe::NotYet("still running (flushing?)".into()),
-                    }
-                }
-            })
-            .await;
-        match exited {
-            Ok(_) => Ok(started.elapsed()),
-            Err(_) => {
-                p.kill();
-                Err(LokiPlatformError::StopTimeout(grace))
-            }
-        }
+        self.process
+            .stop(grace)
+            .await
+            .map_err(|_| LokiPlatformError::StopTimeout(grace))
     }
 
     /// SIGKILL at once: no flush, no index upload.
     pub fn kill(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.kill();
-        }
+        self.process.kill();
     }
 
     /// Deletes Loki's local state (WAL, tsdb head and cache, compactor
@@ -73,7 +44,6 @@ impl LocalLoki {
         if self.is_running() {
             self.stop(Duration::from_secs(60)).await?;
         }
-        self.proc = None;
         if wipe_local {
             self.remove_local_data()?;
         }

@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use crate::client::loki::LokiClient;
 use crate::client::objstore::{Objstore, ObjstoreError, S3Credentials, S3Target};
-use crate::eventually::{Eventually, Probe, WaitError};
+use crate::eventually::{Probe, WaitError};
 use crate::ports::{PortError, free_port};
-use crate::process::{
-    ProcessError, ProcessSpec, RunningProcess, keep_requested, pid_alive, redact,
-};
+use crate::process::{ManagedProcess, ProcessError, ProcessSpec, keep_requested, redact};
 use crate::stack::loki::{LokiConfig, loki_args};
 
 /// The variable naming the Loki binary to run.
@@ -98,12 +96,12 @@ pub struct LocalLoki {
     /// The bucket as the harness reaches it (right credentials, always).
     bucket: S3Target,
     config_file: PathBuf,
-    log: PathBuf,
-    proc: Option<RunningProcess>,
+    /// Its spec is set again at every start: a reconfigure changes the
+    /// secrets to redact.
+    process: ManagedProcess,
     client: LokiClient,
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
-    starts: u32,
 }
 
 impl LocalLoki {
@@ -148,17 +146,16 @@ impl LocalLoki {
         std::fs::write(root.join("loki.redacted.yml"), cfg.render_redacted())
             .map_err(LokiPlatformError::io("write the redacted Loki config"))?;
         let client = LokiClient::new(format!("http://127.0.0.1:{}", cfg.http_port));
+        let process = ManagedProcess::new(ProcessSpec::new("loki", &bin), root.join("loki.log"));
         let mut loki = LocalLoki {
             bin,
-            log: root.join("loki.log"),
             cfg,
             bucket,
             config_file,
-            proc: None,
+            process,
             client,
             dir: Some(dir),
             root,
-            starts: 0,
         };
         // From here on an error drops `loki`, which kills what started.
         loki.spawn_and_wait().await?;
@@ -179,37 +176,21 @@ impl LocalLoki {
             std::fs::create_dir_all(&d)
                 .map_err(LokiPlatformError::io(format!("create {}", d.display())))?;
         }
-        if self.proc.is_none() {
-            self.proc = Some(RunningProcess::spawn(self.spec(), &self.log)?);
-            self.starts += 1;
-        }
-        let pid = self.pid().unwrap_or(0);
-        let client = self.client.clone();
-        let ok = Eventually::new(
-            format!("Loki to be ready at {}/ready", client.base()),
-            READY_TIMEOUT,
-        )
-        .max_delay(Duration::from_millis(250))
-        .until(|| {
-            let client = client.clone();
-            async move {
-                if !pid_alive(pid) {
-                    return Probe::Ready(false);
-                }
-                match client.ready().await {
-                    Ok(()) => Probe::Ready(true),
-                    Err(e) => Probe::NotYet(e.to_string()),
-                }
-            }
-        })
-        .await?;
-        if !ok {
-            let p = self.proc.as_mut().expect("spawned");
-            let err = crate::eventually::block_on_poll("Loki's exit status", || p.exited_early());
-            self.proc = None;
-            return Err(err.into());
-        }
-        Ok(())
+        self.process.set_spec(self.spec());
+        self.process.start()?;
+        let client = &self.client;
+        self.process
+            .wait_ready(
+                format!("Loki to be ready at {}/ready", client.base()),
+                READY_TIMEOUT,
+                || async move {
+                    match client.ready().await {
+                        Ok(()) => Probe::Ready(()),
+                        Err(e) => Probe::NotYet(e.to_string()),
+                    }
+                },
+            )
+            .await
     }
 
     /// Loki's HTTP base URL.
@@ -245,17 +226,17 @@ impl LocalLoki {
 
     /// Its log file (kept across restarts).
     pub fn log_path(&self) -> &Path {
-        &self.log
+        self.process.log_path()
     }
 
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(RunningProcess::pid)
+        self.process.pid()
     }
 
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
-        self.proc.as_mut().is_some_and(|p| p.try_exit().is_none())
+        self.process.is_running()
     }
 
     /// Name, pid, command line (secrets redacted), log and URL, for reports
@@ -265,14 +246,14 @@ impl LocalLoki {
             name: "loki".into(),
             pid: self.pid(),
             command_line: self.spec().command_line(),
-            log: self.log.clone(),
+            log: self.log_path().to_owned(),
             url: Some(self.client.base().to_owned()),
         }
     }
 
     /// How many times the process was started.
     pub fn starts(&self) -> u32 {
-        self.starts
+        self.process.starts()
     }
 
     fn secrets(&self) -> Vec<String> {
@@ -284,13 +265,16 @@ impl LocalLoki {
 
     /// The last `n` lines of its log, secrets redacted.
     pub fn log_tail(&self, n: usize) -> String {
-        redact(&crate::process::tail_lines(&self.log, n), &self.secrets())
+        redact(
+            &crate::process::tail_lines(self.log_path(), n),
+            &self.secrets(),
+        )
     }
 
     /// Log lines (of the last 64 KiB) containing every one of `needles`,
     /// at most `max` of them, newest last, secrets redacted.
     pub fn log_lines_matching(&self, needles: &[&str], max: usize) -> Vec<String> {
-        let tail = crate::process::tail_lines(&self.log, 100_000);
+        let tail = crate::process::tail_lines(self.log_path(), 100_000);
         super::loki_service::matching_lines(&redact(&tail, &self.secrets()), needles, max)
     }
 }

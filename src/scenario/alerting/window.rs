@@ -13,7 +13,7 @@ use crate::client::alertmanager::AlertmanagerClient;
 use crate::data::exporter::{KnownSeries, now_ms};
 use crate::eventually::{Eventually, Probe, hold_for};
 use crate::platform::{Alertmanagers, Platform, StackShape};
-use crate::scenario::ScenarioReport;
+use crate::scenario::{FactValue, ScenarioReport};
 use crate::sink::mail::Mail;
 use crate::sink::webhook::WebhookSink;
 use crate::stack::prometheus::{AlertRule, rule_file};
@@ -298,13 +298,13 @@ impl Watched {
         if let Some(m) = self.firing.first() {
             report.fact(
                 &format!("{c}: condition true → firing email"),
-                format!("{:.2}s", (m.received_at_ms - self.t0) as f64 / 1000.0),
+                FactValue::seconds_of_ms(m.received_at_ms - self.t0, 2),
             );
         }
         if let Some(m) = self.resolved.first() {
             report.fact(
                 &format!("{c}: condition false → resolved email"),
-                format!("{:.2}s", (m.received_at_ms - self.t1) as f64 / 1000.0),
+                FactValue::seconds_of_ms(m.received_at_ms - self.t1, 2),
             );
         }
         report.fact(
@@ -355,11 +355,13 @@ fn next_second(ms: i64) -> i64 {
 
 /// The fault proved: `url` no longer answers.
 async fn down(name: &str, url: &str) -> Result<(), String> {
-    match reqwest::get(format!("{url}/-/ready")).await {
+    match crate::client::http::HttpApi::new(url)
+        .status("/-/ready")
+        .await
+    {
         Err(_) => Ok(()),
-        Ok(r) => Err(format!(
-            "{name} still answers at {url} ({}) after the kill",
-            r.status()
+        Ok(status) => Err(format!(
+            "{name} still answers at {url} (HTTP {status}) after the kill"
         )),
     }
 }

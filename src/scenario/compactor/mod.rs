@@ -12,7 +12,7 @@ mod upload;
 
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
+use super::{FactValue, ScenarioReport};
 use crate::check::compaction::{RES_1H, RES_5M, deduplicated_block, describe, downsampled_block};
 use crate::check::dedup::{switch_over_bound, values_follow};
 use crate::check::gaps::find_gaps;
@@ -109,10 +109,7 @@ async fn run_with(
     let t = Instant::now();
     match p.compact_once(&run).await {
         Ok(pass) => {
-            report.fact(
-                "compactor pass",
-                format!("{:.1}s", pass.duration.as_secs_f64()),
-            );
+            report.fact("compactor pass", FactValue::seconds(pass.duration));
             report.check(checks::COMPACT, t, Ok(()));
         }
         Err(e @ PlatformError::Unsupported { .. }) => {
@@ -203,7 +200,7 @@ async fn verify(p: &mut dyn Platform, b: &Backfilled, report: &mut ScenarioRepor
     }
     report.fact(
         "new blocks queryable through Thanos Query after",
-        format!("{:.1}s", t.elapsed().as_secs_f64()),
+        FactValue::seconds(t.elapsed()),
     );
 
     let bound = switch_over_bound(Duration::from_millis(STEP_MS as u64));

@@ -17,7 +17,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
+use super::{FactValue, ScenarioReport};
 use crate::check::logseq::{account, group_by_key};
 use crate::client::loki::{LokiClient, RangeOptions, Stream};
 use crate::data::loggen::{GenLine, LogGen, new_run_id};
@@ -121,13 +121,13 @@ pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> Scena
         Err(e) => Err(format!("push: {e}")),
     };
     let push_failed = push_ok.is_err();
-    report.fact("lines pushed", lines.len().to_string());
+    report.fact("lines pushed", lines.len());
     report.check(checks::PUSH, t, push_ok);
     if push_failed {
         return report;
     }
     let (start, end) = g.window_ns();
-    report.fact("streams", g.keys().len().to_string());
+    report.fact("streams", g.keys().len());
 
     // The whole run, oldest first. Ingested lines are queryable at once in
     // a single binary; the bounded wait only covers a slow first answer.
@@ -152,10 +152,7 @@ pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> Scena
     .await;
     let streams = match read {
         Ok((s, took)) => {
-            report.fact(
-                "query latency (whole run)",
-                format!("{:.0} ms", took.as_secs_f64() * 1000.0),
-            );
+            report.fact("query latency (whole run)", FactValue::millis(took));
             s
         }
         // Fewer lines than pushed is itself a finding: account for them.
@@ -167,7 +164,7 @@ pub async fn run_with(loki: &mut dyn LokiService, id: &str, g: &LogGen) -> Scena
             }
         },
     };
-    report.fact("lines read back", total(&streams).to_string());
+    report.fact("lines read back", total(&streams));
     let acc = account(&g.run, &g.expected_counts(), &group_by_key(&streams));
     report.check(checks::SEQUENCES, t, acc.as_result());
     let expected: Vec<&GenLine> = lines.iter().collect();
