@@ -12,7 +12,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -262,17 +261,6 @@ impl RunningProcess {
         let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGKILL);
         self.exited = self.child.wait().ok();
         crate::runs::forget_component(self.pid());
-    }
-
-    /// SIGTERM to the group; SIGKILL when it is still running after `grace`.
-    pub fn terminate(&mut self, grace: Duration) {
-        if self.try_exit().is_some() {
-            return;
-        }
-        let _ = killpg(Pid::from_raw(self.pid() as i32), Signal::SIGTERM);
-        if crate::eventually::poll_for(grace, || self.try_exit().map(|_| ())).is_none() {
-            self.kill();
-        }
     }
 }
 

@@ -21,6 +21,23 @@ impl From<WaitError> for Failed {
     }
 }
 
+/// Started, then awaited with a probe that never holds.
+async fn started_and_never_ready(
+    dir: &tempfile::TempDir,
+    name: &str,
+    script: &str,
+    timeout: Duration,
+) -> (ManagedProcess, Result<(), Failed>) {
+    let mut m = sh(dir, name, script);
+    m.start().unwrap();
+    let r = m
+        .wait_ready(format!("{name} to answer"), timeout, || async {
+            Probe::NotYet("connection refused".into())
+        })
+        .await;
+    (m, r)
+}
+
 fn sh(dir: &tempfile::TempDir, name: &str, script: &str) -> ManagedProcess {
     ManagedProcess::new(
         ProcessSpec::new(name, "/bin/sh").args(["-c", script]),
@@ -56,13 +73,8 @@ async fn ready_once_the_probe_holds_while_it_lives() {
 #[tokio::test]
 async fn dying_while_awaited_is_its_exit_status_and_log_not_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let mut m = sh(&dir, "broken", "echo cannot bind; exit 3");
-    m.start().unwrap();
-    let r: Result<(), Failed> = m
-        .wait_ready("never", Duration::from_secs(30), || async {
-            Probe::NotYet("not yet".into())
-        })
-        .await;
+    let script = "echo cannot bind; exit 3";
+    let (mut m, r) = started_and_never_ready(&dir, "broken", script, Duration::from_secs(30)).await;
     match r {
         Err(Failed::Process(e)) => {
             let msg = e.to_string();
@@ -80,13 +92,8 @@ async fn dying_while_awaited_is_its_exit_status_and_log_not_a_timeout() {
 #[tokio::test]
 async fn alive_but_never_ready_is_a_timeout_naming_what_was_awaited() {
     let dir = tempfile::tempdir().unwrap();
-    let mut m = sh(&dir, "slow", "sleep 30");
-    m.start().unwrap();
-    let r: Result<(), Failed> = m
-        .wait_ready("slow to answer", Duration::from_millis(300), || async {
-            Probe::NotYet("connection refused".into())
-        })
-        .await;
+    let (mut m, r) =
+        started_and_never_ready(&dir, "slow", "sleep 30", Duration::from_millis(300)).await;
     match r {
         Err(Failed::Wait(e)) => {
             assert_eq!(e.what, "slow to answer");
