@@ -78,8 +78,7 @@ impl LocalStack {
                     .args(am::args(&config_file, &storage, web[i], cluster.as_ref()))
                     .secret(&setup.smtp_credentials.password),
                 &logs,
-                Some(format!("{url}/-/ready")),
-                Some(url),
+                url,
             );
             m.spawn()?;
             alertmanagers.push(m);
@@ -169,19 +168,14 @@ impl LocalStack {
             .iter()
             .map(|a| format!("http://{a}/api/v2/alerts"))
             .collect();
-        for url in self.running_prometheus() {
-            reload(&url).await?;
-            let listed = ApiList {
-                path: "/api/v1/alertmanagers",
-                array: ["activeAlertmanagers", "url"],
-            };
-            listed
-                .wait(&url, "active Alertmanagers", |active| {
-                    want.iter().all(|w| active.contains(w)) && active.len() == want.len()
-                })
-                .await?;
-        }
-        Ok(())
+        let listed = ApiList {
+            path: "/api/v1/alertmanagers",
+            array: ["activeAlertmanagers", "url"],
+        };
+        self.reload_until(listed, "active Alertmanagers", |active| {
+            want.iter().all(|w| active.contains(w)) && active.len() == want.len()
+        })
+        .await
     }
 
     /// See [`crate::platform::Platform::load_alert_rules`].
@@ -200,19 +194,14 @@ impl LocalStack {
             }
         };
         write_private(&file, rules)?;
-        for url in self.running_prometheus() {
-            reload(&url).await?;
-            let listed = ApiList {
-                path: "/api/v1/rules",
-                array: ["groups", "name"],
-            };
-            listed
-                .wait(&url, "rule groups", |names| {
-                    names.iter().any(|n| n == group)
-                })
-                .await?;
-        }
-        Ok(())
+        let listed = ApiList {
+            path: "/api/v1/rules",
+            array: ["groups", "name"],
+        };
+        self.reload_until(listed, "rule groups", |names| {
+            names.iter().any(|n| n == group)
+        })
+        .await
     }
 
     /// See [`crate::platform::Platform::kill_alertmanager`].
@@ -226,6 +215,21 @@ impl LocalStack {
             .get_mut(n)
             .ok_or(PlatformError::NoSuchReplica(n, len))?
             .kill();
+        Ok(())
+    }
+
+    /// Reloads every running Prometheus and waits until each lists in
+    /// `listed` what `ok` wants.
+    async fn reload_until(
+        &self,
+        listed: ApiList,
+        what: &str,
+        ok: impl Fn(&[String]) -> bool,
+    ) -> Result<(), PlatformError> {
+        for url in self.running_prometheus() {
+            reload(&url).await?;
+            listed.wait(&url, what, &ok).await?;
+        }
         Ok(())
     }
 

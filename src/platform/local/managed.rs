@@ -24,17 +24,24 @@ pub(super) struct Managed {
 }
 
 impl Managed {
-    pub(super) fn new(
-        spec: ProcessSpec,
-        log_dir: &Path,
-        ready_url: Option<String>,
-        url: Option<String>,
-    ) -> Self {
+    /// A component serving HTTP at `url`, ready once `url/-/ready`
+    /// answers 2xx (Prometheus, Thanos and Alertmanager all have it).
+    pub(super) fn new(spec: ProcessSpec, log_dir: &Path, url: String) -> Self {
+        let ready = HttpApi::with_timeout(format!("{url}/-/ready"), PROBE_TIMEOUT);
+        Self {
+            ready: Some(ready),
+            ..Self::without_probe(spec, log_dir, url)
+        }
+    }
+
+    /// A component at `url` whose readiness its owner checks in its own
+    /// way (the S3 server: the bucket it must accept).
+    pub(super) fn without_probe(spec: ProcessSpec, log_dir: &Path, url: String) -> Self {
         let log = log_dir.join(format!("{}.log", spec.name));
         Self {
             process: ManagedProcess::new(spec, log),
-            ready: ready_url.map(|u| HttpApi::with_timeout(u, PROBE_TIMEOUT)),
-            url,
+            ready: None,
+            url: Some(url),
         }
     }
 

@@ -188,8 +188,7 @@ impl Platform for LocalStack {
                 &q.replica_labels,
             )),
             &logs,
-            Some(format!("{url}/-/ready")),
-            Some(url.clone()),
+            url.clone(),
         );
         m.spawn()?;
         let res = m.wait_ready().await;

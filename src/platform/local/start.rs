@@ -128,7 +128,7 @@ impl LocalStack {
             .env("AWS_ACCESS_KEY_ID", &credentials.access_key)
             .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_key)
             .secret(&credentials.secret_key);
-        let mut s3 = Managed::new(s3_spec, &logs, None, Some(s3_target.url()));
+        let mut s3 = Managed::without_probe(s3_spec, &logs, s3_target.url());
         s3.spawn()?;
 
         let objstore_file = configs.join("objstore.yml");
@@ -151,8 +151,7 @@ impl LocalStack {
                     config::prometheus_args(&cfg_file, &data, port, b.shape.block_duration),
                 ),
                 &logs,
-                Some(format!("{url}/-/ready")),
-                Some(url),
+                url,
             );
             prometheus.spawn()?;
             let sp = ThanosPorts {
@@ -165,8 +164,7 @@ impl LocalStack {
                     .args(config::sidecar_args(sp, port, &data, &objstore_file))
                     .secret(&credentials.secret_key),
                 &logs,
-                Some(format!("{surl}/-/ready")),
-                Some(surl),
+                surl,
             );
             sidecar.spawn()?;
             query_endpoints.push(format!("127.0.0.1:{}", sp.grpc));
@@ -188,8 +186,7 @@ impl LocalStack {
                     .args(config::store_args(p, &data, &objstore_file))
                     .secret(&credentials.secret_key),
                 &logs,
-                Some(format!("{url}/-/ready")),
-                Some(url),
+                url,
             );
             m.spawn()?;
             query_endpoints.push(format!("127.0.0.1:{}", p.grpc));
@@ -209,8 +206,7 @@ impl LocalStack {
                 &b.query_replica_labels,
             )),
             &logs,
-            Some(format!("{qurl}/-/ready")),
-            Some(qurl.clone()),
+            qurl.clone(),
         );
         query.spawn()?;
 
