@@ -76,6 +76,20 @@ impl AlertmanagerClient {
             .await?)
     }
 
+    /// The config it runs (`config.original` of `/api/v2/status`; secrets
+    /// show as `<secret>`).
+    pub async fn config(&self) -> Result<String, PromError> {
+        let body = self.http.get_text("/api/v2/status").await?;
+        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| PromError::Parse {
+            url: format!("{}/api/v2/status", self.base()),
+            message: e.to_string(),
+        })?;
+        Ok(v["config"]["original"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
     /// Every alert it holds.
     pub async fn alerts(&self) -> Result<Vec<HeldAlert>, PromError> {
         Ok(self

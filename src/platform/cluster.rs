@@ -151,7 +151,7 @@ impl Default for ClusterOptions {
         Self {
             kubeconfig: None,
             context: None,
-            shape: super::kind::kube_shape(),
+            shape: super::kind::kube_shape(super::kind::DEFAULT_KUBELET_SYNC),
             timeout: Duration::from_secs(900),
         }
     }
@@ -228,6 +228,7 @@ impl KubePlatform {
             timeout: opts.timeout,
             skip_crds: crds_exist,
             loki: true,
+            receiver_ip: None,
         };
         let guard = NamespaceGuard {
             namespace: kopts.namespace(),

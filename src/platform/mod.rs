@@ -48,6 +48,10 @@ pub struct StackShape {
     pub replica_label: String,
     pub cluster: String,
     pub replicas: usize,
+    /// How long a changed config or rule file takes to reach the running
+    /// components: nothing where the harness reloads them itself (local),
+    /// the kubelet's volume sync and the config reloader on Kubernetes.
+    pub config_reload: Duration,
 }
 
 /// A component's log and command line, for failure bundles.
@@ -242,6 +246,23 @@ pub trait Platform: Send {
             "alerting is not set up on the {} platform yet",
             self.name()
         ))
+    }
+    /// Whether this platform can set up Alertmanagers `clustered` or not,
+    /// with the replica label dropped from alerts or not (the twins break
+    /// one of them), or why not (one line).
+    fn alerting_rig_support(
+        &self,
+        clustered: bool,
+        drop_replica_label: bool,
+    ) -> Result<(), String> {
+        let _ = (clustered, drop_replica_label);
+        Ok(())
+    }
+    /// The address the harness's mail sink and webhook receiver listen on
+    /// so that this stack's Alertmanagers reach them: 127.0.0.1 where the
+    /// stack runs as local processes.
+    fn receiver_ip(&self) -> std::net::IpAddr {
+        std::net::IpAddr::from([127, 0, 0, 1])
     }
     /// (Re)starts the Alertmanagers as `setup` says, points every
     /// Prometheus replica at all of them with an empty rule file, and waits

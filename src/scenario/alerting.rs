@@ -43,15 +43,16 @@ struct Sinks {
 }
 
 impl Sinks {
-    async fn start() -> Result<Self, String> {
+    /// Listens on `ip`: where the stack's Alertmanagers reach this machine.
+    async fn start(ip: std::net::IpAddr) -> Result<Self, String> {
         let credentials = SmtpCredentials::generate();
         Ok(Self {
-            mail: MailSink::start(credentials.clone())
+            mail: MailSink::start_on(ip, credentials.clone())
                 .await
-                .map_err(|e| format!("start the mail sink: {e}"))?,
-            webhook: WebhookSink::start()
+                .map_err(|e| format!("start the mail sink on {ip}: {e}"))?,
+            webhook: WebhookSink::start_on(ip)
                 .await
-                .map_err(|e| format!("start the webhook receiver: {e}"))?,
+                .map_err(|e| format!("start the webhook receiver on {ip}: {e}"))?,
             credentials,
         })
     }
@@ -213,7 +214,7 @@ impl Rig {
 async fn set_up(p: &mut dyn Platform, rig: Rig) -> Result<(Timing, Sinks, Alertmanagers), String> {
     let (clustered, drop_replica_label) = rig.switches();
     let timing = Timing::of(p.shape());
-    let sinks = Sinks::start().await?;
+    let sinks = Sinks::start(p.receiver_ip()).await?;
     let ams = p
         .configure_alerting(&sinks.setup(&timing, clustered, drop_replica_label))
         .await
@@ -224,7 +225,11 @@ async fn set_up(p: &mut dyn Platform, rig: Rig) -> Result<(Timing, Sinks, Alertm
 /// One window of `case` on `rig`, no fault, judged by the scenario's own
 /// checks; `never`: the rule's condition does not hold in it.
 async fn twin(p: &mut dyn Platform, case: &str, rig: Rig, never: bool) -> ScenarioReport {
-    if let Err(why) = p.alerting_support() {
+    let (clustered, drop_replica_label) = rig.switches();
+    if let Err(why) = p
+        .alerting_support()
+        .and_then(|()| p.alerting_rig_support(clustered, drop_replica_label))
+    {
         return ScenarioReport::skipped(ID, &why);
     }
     let mut report = ScenarioReport::new(ID);

@@ -37,6 +37,7 @@ impl Bare {
             replica_label: "replica".into(),
             cluster: "c".into(),
             replicas: 2,
+            config_reload: Duration::ZERO,
         };
         Self(endpoints, shape)
     }

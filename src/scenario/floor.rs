@@ -107,6 +107,7 @@ mod tests {
             replica_label: "replica".into(),
             cluster: "c".into(),
             replicas: 2,
+            config_reload: Duration::ZERO,
         }
     }
 

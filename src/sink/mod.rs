@@ -1,19 +1,21 @@
 //! Endpoints the harness serves for the stack to deliver to: a mail sink
-//! speaking real SMTP and a webhook receiver, both on 127.0.0.1 and both
-//! values whose `Drop` closes them.
+//! speaking real SMTP and a webhook receiver, both values whose `Drop`
+//! closes them. They listen on 127.0.0.1, or, where the stack runs in
+//! containers (kind), on the one host address those containers reach: the
+//! platform says which ([`crate::platform::Platform::receiver_ip`]).
 
 pub mod mail;
 pub mod smtp;
 pub mod webhook;
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-/// An accept loop on 127.0.0.1; dropping it closes the listener and aborts
-/// every connection it is serving.
+/// An accept loop on one local address; dropping it closes the listener
+/// and aborts every connection it is serving.
 #[derive(Debug)]
 pub(crate) struct LoopbackServer {
     addr: SocketAddr,
@@ -21,13 +23,13 @@ pub(crate) struct LoopbackServer {
 }
 
 impl LoopbackServer {
-    /// Listens at a free port and runs `conn` for each connection.
-    pub(crate) async fn start<F, Fut>(conn: F) -> std::io::Result<Self>
+    /// Listens on `ip` at a free port and runs `conn` for each connection.
+    pub(crate) async fn start<F, Fut>(ip: IpAddr, conn: F) -> std::io::Result<Self>
     where
         F: Fn(TcpStream, SocketAddr) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listener = TcpListener::bind((ip, 0)).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             // Connections live in this set: aborting the loop drops it,

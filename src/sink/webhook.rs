@@ -56,9 +56,14 @@ pub struct WebhookSink {
 impl WebhookSink {
     /// Listens on 127.0.0.1 at a free port.
     pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(std::net::IpAddr::from([127, 0, 0, 1])).await
+    }
+
+    /// As [`WebhookSink::start`], on `ip` (a local address the stack reaches).
+    pub async fn start_on(ip: std::net::IpAddr) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
-        let server = LoopbackServer::start(move |stream, _| {
+        let server = LoopbackServer::start(ip, move |stream, _| {
             let s = s.clone();
             async move {
                 let svc = service_fn(move |req| receive(req, s.clone()));

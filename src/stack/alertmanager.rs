@@ -25,6 +25,17 @@ pub mod headers {
     pub const SENDER: &str = "X-Stackproof-Alertmanager";
 }
 
+/// How long the member at position n of a cluster waits (× n) before
+/// notifying, so the earlier members' notification log reaches it first
+/// (gossip every [`GOSSIP_INTERVAL`]: 20 rounds). The same on every
+/// platform: flags on local, the Alertmanager resource's
+/// `clusterPeerTimeout` on Kubernetes.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Gossip between clustered Alertmanagers: 100 ms (default 200 ms) settles
+/// a pair in ~4 s (4 polls of 10 × the interval).
+pub const GOSSIP_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Notification timings of the route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotifyTiming {
@@ -181,9 +192,10 @@ pub fn args(config: &Path, storage: &Path, port: u16, cluster: Option<&Cluster>)
                 "--cluster.peer-timeout={}",
                 go_duration(c.peer_timeout)
             ));
-            // Settling takes 4 polls of 10 × the gossip interval: 100 ms
-            // (default 200 ms) settles in ~4 s on loopback.
-            a.push("--cluster.gossip-interval=100ms".into());
+            a.push(format!(
+                "--cluster.gossip-interval={}",
+                go_duration(GOSSIP_INTERVAL)
+            ));
         }
     }
     a

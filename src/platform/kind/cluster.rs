@@ -29,6 +29,41 @@ pub async fn availability() -> Result<(), String> {
     availability_in(&std::env::var_os("PATH").unwrap_or_default()).await
 }
 
+/// This machine as a kind cluster's pods reach it: the gateway of kind's
+/// Docker network (`kind`, or `KIND_EXPERIMENTAL_DOCKER_NETWORK` as kind
+/// itself reads it). Pod traffic leaves the node masqueraded to the node's
+/// address on that network, and the host answers on the gateway, an
+/// address of a bridge only the machine's containers are on.
+pub async fn host_ip() -> Result<std::net::IpAddr, KubeError> {
+    let network =
+        std::env::var("KIND_EXPERIMENTAL_DOCKER_NETWORK").unwrap_or_else(|_| "kind".into());
+    let out = cmd::run(
+        &cmd::resolve("docker"),
+        &[
+            "network".into(),
+            "inspect".into(),
+            network.clone(),
+            "--format".into(),
+            "{{range .IPAM.Config}}{{.Gateway}} {{end}}".into(),
+        ],
+        Duration::from_secs(15),
+    )
+    .await?;
+    first_ipv4(&out).ok_or_else(|| KubeError::Env {
+        var: format!("docker network {network}"),
+        message: format!("has no IPv4 gateway (gateways: {:?})", out.trim()),
+    })
+}
+
+/// The first IPv4 address among whitespace-separated words.
+fn first_ipv4(words: &str) -> Option<std::net::IpAddr> {
+    words
+        .split_whitespace()
+        .filter_map(|w| w.parse::<std::net::Ipv4Addr>().ok())
+        .map(std::net::IpAddr::V4)
+        .next()
+}
+
 /// [`availability`] with the programs looked up in `path_var` (a PATH value).
 pub async fn availability_in(path_var: &std::ffi::OsStr) -> Result<(), String> {
     let Some(docker) = cmd::find_in("docker", path_var) else {
@@ -310,6 +345,15 @@ mod tests {
             cmd::tests::recorded(&tools),
             ["kind delete cluster --name stackproof-ab12cd --kubeconfig /run/kubeconfig"]
         );
+    }
+
+    #[test]
+    fn the_gateway_is_the_networks_first_ipv4_address() {
+        assert_eq!(
+            first_ipv4("fc00:f853:ccd:e793::1 172.18.0.1 "),
+            Some(std::net::IpAddr::from([172, 18, 0, 1]))
+        );
+        assert_eq!(first_ipv4("fc00::1 "), None);
     }
 
     #[test]

@@ -8,4 +8,6 @@ pub mod setup;
 
 pub use crate::platform::kube::S3Server;
 pub use cluster::{INSTALL_HINT, KindCluster, availability, availability_in};
-pub use setup::{KindOptions, KindPlatform, default_s3, kube_shape};
+pub use setup::{
+    DEFAULT_KUBELET_SYNC, KIND_KUBELET_SYNC, KindOptions, KindPlatform, default_s3, kube_shape,
+};

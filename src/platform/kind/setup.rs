@@ -32,7 +32,7 @@ pub struct KindOptions {
 impl Default for KindOptions {
     fn default() -> Self {
         Self {
-            shape: kube_shape(),
+            shape: kube_shape(KIND_KUBELET_SYNC),
             s3: None,
             bucket: "stackproof".into(),
             timeout: Duration::from_secs(600),
@@ -65,15 +65,34 @@ pub fn default_s3(images: &LocalImages) -> S3Server {
 /// The shape on Kubernetes: same labels and scrape interval as the local
 /// platform; 2-minute blocks (the operator's `blockSize`, which it applies
 /// only with `disableCompaction`, set in the values; smaller blocks would
-/// need Prometheus flags the operator does not expose).
-pub fn kube_shape() -> StackShape {
+/// need Prometheus flags the operator does not expose). A changed rule or
+/// Alertmanager config reaches the pods at the kubelet's next sync of
+/// their volumes (`syncFrequency`: set in kind/cluster.yaml on kind, the
+/// kubelet's one-minute default on a cluster of the user's).
+pub fn kube_shape(kubelet_sync: Duration) -> StackShape {
     StackShape {
         scrape_interval: Duration::from_secs(1),
         block_duration: Duration::from_secs(120),
         replica_label: "replica".into(),
         cluster: "stackproof".into(),
         replicas: 2,
+        config_reload: config_reload(kubelet_sync),
     }
+}
+
+/// `syncFrequency` in kind/cluster.yaml.
+pub const KIND_KUBELET_SYNC: Duration = Duration::from_secs(10);
+
+/// The kubelet's default `syncFrequency`.
+pub const DEFAULT_KUBELET_SYNC: Duration = Duration::from_secs(60);
+
+/// From a changed Secret or ConfigMap to the component reloaded: the
+/// operator regenerates what it mounts (a second), the kubelet projects it
+/// at its next sync, up to one period later, and jitters that sync by up to
+/// half a period more; the config reloader sees the file through inotify
+/// and reloads at once.
+fn config_reload(kubelet_sync: Duration) -> Duration {
+    Duration::from_secs(1) + kubelet_sync + kubelet_sync / 2
 }
 
 /// The kind platform: [`KubePlatform`] on a kind cluster. Dropping it stops
@@ -120,6 +139,13 @@ impl KubePlatform {
             eprintln!("stackproof: {}", crate::platform::kube::no_loki_reason());
         }
         let client = cluster.client().await?;
+        let receiver_ip = match super::cluster::host_ip().await {
+            Ok(ip) => Some(ip),
+            Err(e) => {
+                eprintln!("stackproof: no alerting on this cluster: {e}");
+                None
+            }
+        };
         let fullname = if cluster.owned() {
             "sp".to_owned()
         } else {
@@ -141,6 +167,7 @@ impl KubePlatform {
             timeout: opts.timeout,
             skip_crds: false,
             loki,
+            receiver_ip,
         };
         // On a reused cluster the namespace must go even if deploy fails.
         let guard = (!cluster.owned()).then(|| NamespaceGuard {

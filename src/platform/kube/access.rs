@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 use super::error::KubeError;
@@ -153,6 +154,23 @@ impl KubePlatform {
         if n >= len {
             return Err(PlatformError::NoSuchReplica(n, len));
         }
+        Ok(())
+    }
+
+    /// Deletes `pod` with grace period 0 (SIGKILL) and waits until it is
+    /// gone. Its controller must have been narrowed past it first, or it
+    /// comes straight back.
+    pub(super) async fn kill_pod(&self, pod: &str) -> Result<(), PlatformError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
+        faults::delete_pod_now(&pods, pod).await?;
+        wait::until(
+            &pods,
+            pod,
+            format!("pod {}/{pod} to be gone", self.ns),
+            Duration::from_secs(120),
+            wait::pod_gone,
+        )
+        .await?;
         Ok(())
     }
 

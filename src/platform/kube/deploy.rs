@@ -90,6 +90,18 @@ impl KubePlatform {
             )
             .await
             .map_err(KubeError::api(format!("apply secret {ns}/{LOKI_SECRET}")))?;
+        // Before the chart: the Alertmanagers mount it when they start.
+        secrets
+            .patch(
+                super::alerting::CONFIG_SECRET,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(super::alerting::placeholder_config_secret()),
+            )
+            .await
+            .map_err(KubeError::api(format!(
+                "apply secret {ns}/{}",
+                super::alerting::CONFIG_SECRET
+            )))?;
 
         let mut stack = KubePlatform {
             client: client.clone(),
@@ -109,6 +121,8 @@ impl KubePlatform {
             compactions: 0,
             loki: None,
             alertmanager_url: None,
+            alertmanager_urls: Vec::new(),
+            alertmanagers_down: false,
             ready_after: Duration::ZERO,
             teardown: Teardown::new(),
             opts,

@@ -78,6 +78,14 @@ pub fn prometheus_resource() -> ApiResource {
     )
 }
 
+/// The Alertmanager kind of prometheus-operator.
+pub fn alertmanager_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "Alertmanager"),
+        "alertmanagers",
+    )
+}
+
 /// Pauses or resumes the operator's reconciliation of one Prometheus.
 pub async fn set_prometheus_paused(
     client: &Client,
@@ -85,7 +93,20 @@ pub async fn set_prometheus_paused(
     name: &str,
     paused: bool,
 ) -> Result<(), KubeError> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &prometheus_resource());
+    set_paused(client, ns, &prometheus_resource(), name, paused).await
+}
+
+/// Pauses or resumes the operator's reconciliation of one of its
+/// resources (`resource`: Prometheus or Alertmanager), so that a narrowed
+/// StatefulSet stays as the harness set it.
+pub async fn set_paused(
+    client: &Client,
+    ns: &str,
+    resource: &ApiResource,
+    name: &str,
+    paused: bool,
+) -> Result<(), KubeError> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, resource);
     api.patch(
         name,
         &PatchParams::default(),
@@ -93,8 +114,9 @@ pub async fn set_prometheus_paused(
     )
     .await
     .map_err(KubeError::api(format!(
-        "{} prometheus {ns}/{name}",
-        if paused { "pause" } else { "resume" }
+        "{} {} {ns}/{name}",
+        if paused { "pause" } else { "resume" },
+        resource.kind.to_lowercase()
     )))?;
     Ok(())
 }

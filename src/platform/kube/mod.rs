@@ -10,6 +10,7 @@
 //! on kind, the S3 server.
 
 mod access;
+pub mod alerting;
 mod bundle;
 pub mod cmd;
 mod deploy;

@@ -78,6 +78,10 @@ pub struct KubeStackOptions {
     /// Deploy the Loki chart (off where its image cannot be had: Loki is
     /// never built here, and offline it wraps the user's binary).
     pub loki: bool,
+    /// The address on this machine the cluster's pods reach (kind: its
+    /// Docker network's gateway), where the harness's mail sink listens.
+    /// None: the pods cannot reach this machine, so no alerting.
+    pub receiver_ip: Option<std::net::IpAddr>,
 }
 
 impl KubeStackOptions {
@@ -116,9 +120,21 @@ impl Names {
     pub fn discovery(&self) -> String {
         format!("{}-thanos-discovery", self.fullname)
     }
-    /// Alertmanager's pod.
+    /// Alertmanager 0's pod.
     pub fn alertmanager_pod(&self) -> String {
-        format!("alertmanager-{}-alertmanager-0", self.fullname)
+        self.alertmanager_pod_n(0)
+    }
+    /// The Alertmanager resource.
+    pub fn alertmanager(&self) -> String {
+        format!("{}-alertmanager", self.fullname)
+    }
+    /// Its StatefulSet (the operator's name for it).
+    pub fn alertmanager_statefulset(&self) -> String {
+        format!("alertmanager-{}", self.alertmanager())
+    }
+    /// Alertmanager `n`'s pod.
+    pub fn alertmanager_pod_n(&self, n: usize) -> String {
+        format!("{}-{n}", self.alertmanager_statefulset())
     }
     /// The operator's Deployment.
     pub fn operator(&self) -> String {

@@ -54,6 +54,10 @@ pub struct KubePlatform {
     pub(super) compactions: usize,
     pub(super) loki: Option<KubeLoki>,
     pub(super) alertmanager_url: Option<String>,
+    /// Each Alertmanager's forwarded URL, once alerting is set up.
+    pub(super) alertmanager_urls: Vec<String>,
+    /// An Alertmanager was killed: the pair runs whole at the next set-up.
+    pub(super) alertmanagers_down: bool,
     pub(super) ready_after: Duration,
     // Last: dropped after the port-forwards that reach into it.
     pub(super) teardown: Teardown,
@@ -105,6 +109,52 @@ impl Platform for KubePlatform {
                 format!("runs `thanos compact` on this machine against the run's bucket: {e}")
             }),
         }
+    }
+
+    fn alerting_support(&self) -> Result<(), String> {
+        match self.opts.receiver_ip {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "the {} platform's pods cannot reach this machine's mail sink: \
+                 run the alerting scenario on kind or local",
+                self.opts.platform
+            )),
+        }
+    }
+
+    fn alerting_rig_support(
+        &self,
+        clustered: bool,
+        drop_replica_label: bool,
+    ) -> Result<(), String> {
+        match super::alerting::unsupported_rig(clustered, drop_replica_label) {
+            None => Ok(()),
+            Some(what) => Err(format!(
+                "the {} platform cannot run {what}",
+                self.opts.platform
+            )),
+        }
+    }
+
+    fn receiver_ip(&self) -> std::net::IpAddr {
+        self.opts
+            .receiver_ip
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+    }
+
+    async fn configure_alerting(
+        &mut self,
+        setup: &crate::platform::AlertSetup,
+    ) -> Result<crate::platform::Alertmanagers, PlatformError> {
+        self.configure_alertmanagers(setup).await
+    }
+
+    async fn load_alert_rules(&mut self, group: &str, rules: &str) -> Result<(), PlatformError> {
+        self.apply_alert_rules(group, rules).await
+    }
+
+    async fn kill_alertmanager(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.stop_alertmanager(n).await
     }
 
     async fn collect_diagnostics(&self, out: &std::path::Path) -> Vec<String> {
@@ -176,18 +226,7 @@ impl Platform for KubePlatform {
             self.killed = before;
             return Err(e);
         }
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.ns);
-        let pod = self.names.pod(n);
-        faults::delete_pod_now(&pods, &pod).await?;
-        wait::until(
-            &pods,
-            &pod,
-            format!("pod {}/{pod} to be gone", self.ns),
-            Duration::from_secs(120),
-            wait::pod_gone,
-        )
-        .await?;
-        Ok(())
+        self.kill_pod(&self.names.pod(n)).await
     }
 
     async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {

@@ -186,6 +186,7 @@ fn stack_on(client: Client) -> KubePlatform {
                 replica_label: "replica".into(),
                 cluster: "stackproof".into(),
                 replicas: 2,
+                config_reload: Duration::from_secs(16),
             },
             object_store: ObjectStore::InCluster {
                 server: S3Server::Minio,
@@ -197,6 +198,7 @@ fn stack_on(client: Client) -> KubePlatform {
             timeout: Duration::from_secs(5),
             skip_crds: false,
             loki: true,
+            receiver_ip: None,
         },
         client,
         ns: "stackproof-r1".into(),
@@ -215,6 +217,8 @@ fn stack_on(client: Client) -> KubePlatform {
         compactions: 0,
         loki: None,
         alertmanager_url: None,
+        alertmanager_urls: Vec::new(),
+        alertmanagers_down: false,
         ready_after: Duration::ZERO,
         teardown: Teardown::new(),
     }

@@ -44,6 +44,7 @@ impl Default for LocalBuilder {
                 replica_label: "replica".into(),
                 cluster: "stackproof".into(),
                 replicas: 2,
+                config_reload: Duration::ZERO,
             },
             store_gateway: true,
             query_replica_labels: vec!["replica".into()],

@@ -38,7 +38,9 @@ pub struct Timing {
     /// loopback: 20 rounds).
     pub peer_timeout: Duration,
     /// From loading the rules to the condition becoming true: a reload of
-    /// both replicas takes well under a second; checked, not assumed.
+    /// both replicas takes well under a second, plus however long a changed
+    /// rule file takes to reach them ([`StackShape::config_reload`]);
+    /// checked, not assumed.
     pub rule_lead: Duration,
     /// Added to each computed bound before a wait gives up: the machine is
     /// shared (2 cores), the bounds are not deadlines.
@@ -55,8 +57,8 @@ impl Timing {
             group_wait: eval * 2,
             group_interval: eval * 5,
             repeat_interval: Duration::from_secs(3600),
-            peer_timeout: Duration::from_secs(2),
-            rule_lead: Duration::from_secs(5),
+            peer_timeout: crate::stack::alertmanager::PEER_TIMEOUT,
+            rule_lead: Duration::from_secs(5) + shape.config_reload,
             grace: Duration::from_secs(20),
         }
     }

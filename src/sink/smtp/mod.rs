@@ -72,9 +72,14 @@ pub struct MailSink {
 impl MailSink {
     /// Listens on 127.0.0.1 at a free port; only `credentials` may send.
     pub async fn start(credentials: SmtpCredentials) -> std::io::Result<Self> {
+        Self::start_on(IpAddr::from([127, 0, 0, 1]), credentials).await
+    }
+
+    /// As [`MailSink::start`], on `ip` (a local address the stack reaches).
+    pub async fn start_on(ip: IpAddr, credentials: SmtpCredentials) -> std::io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
-        let server = LoopbackServer::start(move |stream, peer| {
+        let server = LoopbackServer::start(ip, move |stream, peer| {
             session(stream, peer, credentials.clone(), s.clone())
         })
         .await?;

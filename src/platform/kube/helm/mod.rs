@@ -65,6 +65,14 @@ pub fn kube_prometheus_stack_values(p: &ValuesParams) -> Result<String, KubeErro
             ("CLUSTER", p.cluster.clone()),
             ("THANOS_IMAGE", pins::THANOS_IMAGE.into()),
             ("S3_SECRET", p.s3_secret.clone()),
+            (
+                "AM_PEER_TIMEOUT",
+                go_duration(crate::stack::alertmanager::PEER_TIMEOUT),
+            ),
+            (
+                "AM_GOSSIP_INTERVAL",
+                go_duration(crate::stack::alertmanager::GOSSIP_INTERVAL),
+            ),
         ],
     )
 }
