@@ -86,10 +86,8 @@ async fn ha_dedup_and_its_twins_on_a_real_kind_cluster_leave_nothing() {
     if owned {
         assert_cluster_gone(&cluster);
     }
-    let forwarded = reqwest::Client::new()
-        .get(format!("{query}/-/ready"))
-        .timeout(Duration::from_secs(5))
-        .send()
+    let forwarded = stackproof::client::http::HttpApi::with_timeout(&query, Duration::from_secs(5))
+        .status("/-/ready")
         .await;
     assert!(
         forwarded.is_err(),

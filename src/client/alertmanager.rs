@@ -79,11 +79,7 @@ impl AlertmanagerClient {
     /// The config it runs (`config.original` of `/api/v2/status`; secrets
     /// show as `<secret>`).
     pub async fn config(&self) -> Result<String, PromError> {
-        let body = self.http.get_text("/api/v2/status").await?;
-        let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| PromError::Parse {
-            url: format!("{}/api/v2/status", self.base()),
-            message: e.to_string(),
-        })?;
+        let v: serde_json::Value = self.http.get_json("/api/v2/status", &[]).await?;
         Ok(v["config"]["original"]
             .as_str()
             .unwrap_or_default()
