@@ -3,6 +3,7 @@
 //! which platform they run on.
 
 mod alerting;
+mod alerting_waits;
 pub mod cluster;
 mod cluster_reach;
 mod compact;

@@ -3,12 +3,10 @@
 //! rule file, and the reloads that make Prometheus pick them up.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::{LocalStack, Managed, READY_TIMEOUT, replica_config, write_private};
-use crate::client::alertmanager::AlertmanagerClient;
 use crate::client::http::HttpApi;
-use crate::eventually::{Eventually, Probe};
+use crate::platform::alerting_waits::{wait_cluster, wait_listed};
 use crate::platform::{AlertSetup, Alertmanagers, PlatformError};
 use crate::ports::free_port;
 use crate::process::ProcessSpec;
@@ -120,27 +118,7 @@ impl LocalStack {
             ("disabled", 0)
         };
         for url in &urls {
-            let client = AlertmanagerClient::new(url);
-            Eventually::new(
-                format!("{url} to report cluster {want_status} with {want_peers} peer(s)"),
-                READY_TIMEOUT,
-            )
-            .max_delay(Duration::from_millis(500))
-            .until(|| {
-                let client = client.clone();
-                async move {
-                    match client.cluster().await {
-                        Ok(c) if c.status == want_status && c.peers == want_peers => {
-                            Probe::Ready(())
-                        }
-                        Ok(c) => {
-                            Probe::NotYet(format!("cluster {} with {} peer(s)", c.status, c.peers))
-                        }
-                        Err(e) => Probe::NotYet(e.to_string()),
-                    }
-                }
-            })
-            .await?;
+            wait_cluster(url, want_status, want_peers, READY_TIMEOUT).await?;
         }
         Ok(urls)
     }
@@ -168,10 +146,7 @@ impl LocalStack {
             .iter()
             .map(|a| format!("http://{a}/api/v2/alerts"))
             .collect();
-        let listed = ApiList {
-            path: "/api/v1/alertmanagers",
-            array: ["activeAlertmanagers", "url"],
-        };
+        let listed = ("/api/v1/alertmanagers", ("activeAlertmanagers", "url"));
         self.reload_until(listed, "active Alertmanagers", |active| {
             want.iter().all(|w| active.contains(w)) && active.len() == want.len()
         })
@@ -194,10 +169,7 @@ impl LocalStack {
             }
         };
         write_private(&file, rules)?;
-        let listed = ApiList {
-            path: "/api/v1/rules",
-            array: ["groups", "name"],
-        };
+        let listed = ("/api/v1/rules", ("groups", "name"));
         self.reload_until(listed, "rule groups", |names| {
             names.iter().any(|n| n == group)
         })
@@ -218,17 +190,17 @@ impl LocalStack {
         Ok(())
     }
 
-    /// Reloads every running Prometheus and waits until each lists in
-    /// `listed` what `ok` wants.
+    /// Reloads every running Prometheus and waits until each lists what
+    /// `ok` wants at `path`, in `data.<array>[].<field>`.
     async fn reload_until(
         &self,
-        listed: ApiList,
+        (path, array_field): (&str, (&str, &str)),
         what: &str,
         ok: impl Fn(&[String]) -> bool,
     ) -> Result<(), PlatformError> {
         for url in self.running_prometheus() {
             reload(&url).await?;
-            listed.wait(&url, what, &ok).await?;
+            wait_listed(&url, path, array_field, what, &ok, READY_TIMEOUT).await?;
         }
         Ok(())
     }
@@ -250,50 +222,4 @@ async fn reload(url: &str) -> Result<(), PlatformError> {
         .await
         .map(|_| ())
         .map_err(|e| PlatformError::io(format!("reload {url}"))(std::io::Error::other(e)))
-}
-
-/// A list in a Prometheus API answer: `data.<array.0>[].<array.1>`.
-struct ApiList {
-    path: &'static str,
-    array: [&'static str; 2],
-}
-
-impl ApiList {
-    /// Polls `url` + `path` until `ok` holds for the listed strings; on
-    /// timeout says what was listed last.
-    async fn wait(
-        &self,
-        url: &str,
-        what: &str,
-        ok: impl Fn(&[String]) -> bool,
-    ) -> Result<(), PlatformError> {
-        let [array, field] = self.array;
-        let ok = &ok;
-        let api = &HttpApi::new(url);
-        Eventually::new(
-            format!("{url}{} to list the expected {what}", self.path),
-            READY_TIMEOUT,
-        )
-        .max_delay(Duration::from_millis(250))
-        .until(|| async move {
-            match api.get_json::<serde_json::Value>(self.path, &[]).await {
-                Ok(v) => {
-                    let listed: Vec<String> = v["data"][array]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|x| x[field].as_str().map(str::to_owned))
-                        .collect();
-                    if ok(&listed) {
-                        Probe::Ready(())
-                    } else {
-                        Probe::NotYet(format!("{what}: {listed:?}"))
-                    }
-                }
-                Err(e) => Probe::NotYet(e.to_string()),
-            }
-        })
-        .await?;
-        Ok(())
-    }
 }

@@ -20,9 +20,10 @@ use super::faults;
 use super::platform::KubePlatform;
 use super::portforward::Target;
 use super::wait;
+use crate::platform::alerting_waits::{wait_cluster, wait_listed};
 use crate::platform::{AlertSetup, Alertmanagers, PlatformError};
 use crate::stack::alertmanager::{self as am, SmtpReceiver};
-use waits::{wait_cluster, wait_config, wait_listed};
+use waits::wait_config;
 
 /// The Secret the Alertmanager resource reads its config from
 /// (`alertmanagerSpec.configSecret` in the values).
@@ -156,7 +157,7 @@ impl KubePlatform {
         let within = self.opts.shape.config_reload + self.opts.timeout;
         for url in &urls {
             wait_config(url, &setup.smarthost, within).await?;
-            wait_cluster(url, ALERTMANAGERS, within).await?;
+            wait_cluster(url, "ready", ALERTMANAGERS, within).await?;
         }
         for url in self.running_prometheus() {
             wait_listed(
