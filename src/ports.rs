@@ -134,8 +134,9 @@ mod tests {
     /// it ends.
     #[test]
     fn a_port_reserved_by_another_process_is_not_handed_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port_in(dir.path()).unwrap();
+        // Reserved machine-wide for this test process too: a stack of
+        // another process running beside it must not bind it meanwhile.
+        let port = free_port().unwrap();
         // A second process reserves it, as a second harness would.
         let other_dir = tempfile::tempdir().unwrap();
         let path = lock_path(other_dir.path(), port);
