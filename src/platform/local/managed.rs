@@ -10,9 +10,9 @@ use crate::process::{ProcessSpec, RunningProcess, pid_alive};
 
 /// One component: how to (re)start it and, while it runs, its process.
 #[derive(Debug)]
-pub(super) struct Managed {
+pub(crate) struct Managed {
     pub(super) spec: ProcessSpec,
-    pub(super) log: PathBuf,
+    pub(crate) log: PathBuf,
     /// HTTP URL that answers 200 when ready.
     pub(super) ready_url: Option<String>,
     pub(super) url: Option<String>,
@@ -20,7 +20,7 @@ pub(super) struct Managed {
 }
 
 impl Managed {
-    pub(super) fn new(
+    pub(crate) fn new(
         spec: ProcessSpec,
         log_dir: &Path,
         ready_url: Option<String>,
@@ -36,14 +36,14 @@ impl Managed {
         }
     }
 
-    pub(super) fn spawn(&mut self) -> Result<(), PlatformError> {
+    pub(crate) fn spawn(&mut self) -> Result<(), PlatformError> {
         if self.proc.is_none() {
             self.proc = Some(RunningProcess::spawn(self.spec.clone(), &self.log)?);
         }
         Ok(())
     }
 
-    pub(super) async fn wait_ready(&mut self, http: &reqwest::Client) -> Result<(), PlatformError> {
+    pub(crate) async fn wait_ready(&mut self, http: &reqwest::Client) -> Result<(), PlatformError> {
         let Some(url) = self.ready_url.clone() else {
             return Ok(());
         };
@@ -81,7 +81,7 @@ impl Managed {
         }
     }
 
-    pub(super) fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut p) = self.proc.take() {
             p.kill();
         }

@@ -1,7 +1,7 @@
 //! The [`Platform`] operations on a local stack.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -10,7 +10,7 @@ use crate::client::objstore::S3Credentials;
 use crate::platform::loki::{LocalLoki, find_binary as find_loki};
 use crate::platform::{
     CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, LokiService, Need, Platform,
-    PlatformError, StackShape, Stores,
+    PlatformError, Roll, StackShape, Stores,
 };
 use crate::ports::free_port;
 use crate::process::ProcessSpec;
@@ -40,27 +40,18 @@ impl Platform for LocalStack {
     }
 
     async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
-        let http = self.http.clone();
+        self.start_replica(n).await.map(|_| ())
+    }
+
+    async fn roll_replica(&mut self, n: usize, roll: &Roll) -> Result<Duration, PlatformError> {
         let r = self.replica(n)?;
-        r.prometheus.spawn()?;
-        r.prometheus.wait_ready(&http).await?;
-        // The sidecar may have died with its Prometheus gone; bring it back.
-        if r.sidecar
-            .proc
-            .as_mut()
-            .is_some_and(|p| p.try_exit().is_some())
-        {
-            r.sidecar.proc = None;
+        // As a rolling upgrade stops it: SIGTERM, so it closes its TSDB.
+        r.prometheus.terminate(Duration::from_secs(30));
+        r.prometheus.spec.program = roll.binary.clone();
+        if roll.fresh_data {
+            self.remove_replica_data(n).await?;
         }
-        r.sidecar.spawn()?;
-        r.sidecar.wait_ready(&http).await?;
-        wait_replicas_in_query(
-            &self.endpoints.query,
-            &self.shape.replica_label,
-            &[n.to_string()],
-            crate::data::exporter::now_ms(),
-        )
-        .await
+        self.start_replica(n).await
     }
 
     async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
@@ -110,7 +101,10 @@ impl Platform for LocalStack {
     fn provides(&self, need: Need) -> Result<(), String> {
         match need {
             Need::Loki => find_loki().map(|_| ()).map_err(|e| e.to_string()),
-            Need::ObjectStorageOutage | Need::SidecarCredentials | Need::CompactOnce => Ok(()),
+            Need::ObjectStorageOutage
+            | Need::SidecarCredentials
+            | Need::CompactOnce
+            | Need::RollPrometheus => Ok(()),
         }
     }
 
@@ -221,6 +215,36 @@ impl Platform for LocalStack {
 }
 
 impl LocalStack {
+    /// Starts replica `n`'s Prometheus (and its sidecar, if it died) and
+    /// waits until both are ready and its data is queryable; returns the
+    /// time from the Prometheus' start to its readiness.
+    async fn start_replica(&mut self, n: usize) -> Result<Duration, PlatformError> {
+        let http = self.http.clone();
+        let r = self.replica(n)?;
+        let started = Instant::now();
+        r.prometheus.spawn()?;
+        r.prometheus.wait_ready(&http).await?;
+        let ready = started.elapsed();
+        // The sidecar may have died with its Prometheus gone; bring it back.
+        if r.sidecar
+            .proc
+            .as_mut()
+            .is_some_and(|p| p.try_exit().is_some())
+        {
+            r.sidecar.proc = None;
+        }
+        r.sidecar.spawn()?;
+        r.sidecar.wait_ready(&http).await?;
+        wait_replicas_in_query(
+            &self.endpoints.query,
+            &self.shape.replica_label,
+            &[n.to_string()],
+            crate::data::exporter::now_ms(),
+        )
+        .await?;
+        Ok(ready)
+    }
+
     fn sidecar_spec(&self, n: usize, objstore: &Path) -> ProcessSpec {
         let r = &self.replicas[n];
         let mut spec = r.sidecar.spec.clone();

@@ -1,0 +1,110 @@
+//! `upgrade` on the local platform: real Prometheus builds rolled replica
+//! by replica on their own data dirs, and the downgrade twin. Each test on
+//! its own stack, so that they run side by side under nextest. A pair whose
+//! binaries are not installed is skipped with the one line that says how
+//! to get them.
+
+mod common;
+
+use stackproof::platform::local::LocalStack;
+use stackproof::scenario::{ScenarioReport, upgrade};
+use stackproof::upgrade::pair::PairSpec;
+
+async fn run(spec: &PairSpec, id: &str) -> Option<ScenarioReport> {
+    let mut stack = LocalStack::builder().start().await.expect("local stack");
+    let r = upgrade::run_pair(&mut stack, spec, id).await;
+    eprintln!("{r:#?}");
+    match r.checks.as_slice() {
+        [c] if matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)) => {
+            println!("{id} skipped: {:?}", c.outcome);
+            None
+        }
+        _ => Some(r),
+    }
+}
+
+fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
+    r.facts
+        .iter()
+        .find(|(k, _)| k.starts_with(key))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no fact {key:?} in {:?}", r.facts))
+}
+
+/// The pair passes: no hole while rolling, B serves what A wrote, and
+/// (2 → 3) every catalogued change shows, each explained.
+async fn passes(from: &str, to: &str) {
+    let Some(r) = run(&PairSpec::new(from, to), upgrade::ID).await else {
+        return;
+    };
+    r.assert_passed();
+    for key in [
+        "whole roll",
+        "replica 0 restart on B",
+        "replica 1 restart on B",
+        "rule and query diff",
+    ] {
+        eprintln!("{key}: {}", fact(&r, key));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_2_42_to_3_passes() {
+    passes("prometheus_legacy", "prometheus").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_2_55_to_3_passes() {
+    passes("prometheus_v2_55", "prometheus").await;
+}
+
+/// Rolling back 3.x → 2.55 works: 2.55 reads 3.x's TSDB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downgrade_3_to_2_55_passes() {
+    let Some(r) = run(
+        &PairSpec::new("prometheus", "prometheus_v2_55"),
+        "upgrade: downgrade 3.x → 2.55",
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(r.failure_of(upgrade::checks::B_READS_A).is_none(), "{r:#?}");
+    fact(&r, "replica 1 restart on B");
+}
+
+/// Twin: 3.x → 2.42 on 3.x's data: reported with both versions and the
+/// oldest that reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_downgrade_to_2_42_is_named() {
+    let mut stack = LocalStack::builder().start().await.expect("local stack");
+    let r = upgrade::twin_downgrade(&mut stack).await;
+    eprintln!("{r:#?}");
+    if r.checks.iter().all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_))) {
+        println!("twin skipped: {:?}", r.checks);
+        return;
+    }
+    let msg = r.expect_failed(upgrade::checks::B_READS_A);
+    assert!(msg.contains("replica 0: Prometheus 2.42.0"), "{msg}");
+    assert!(
+        msg.contains("Prometheus 2.42.0 cannot read a TSDB written by Prometheus 3.16.0"),
+        "{msg}"
+    );
+    assert!(msg.contains("the oldest version that can is 2.55"), "{msg}");
+}
+
+/// Twin of the diff: a user query differing for no catalogued reason is
+/// listed as unexplained, with both answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_unexplained_difference_is_named() {
+    let r = upgrade::twin_unexplained_difference().await;
+    eprintln!("{r:#?}");
+    if r.checks.iter().all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_))) {
+        println!("twin skipped: {:?}", r.checks);
+        return;
+    }
+    let msg = r.expect_failed(upgrade::checks::DIFF_EXPLAINED);
+    assert!(msg.contains("1 difference(s) no catalogued change explains"), "{msg}");
+    assert!(msg.contains("`scrape_duration_seconds` ("), "{msg}");
+    assert!(msg.contains("twin-queries.txt:4"), "{msg}");
+}
