@@ -208,20 +208,17 @@ pub fn rule_file_probes(path: &Path) -> Result<Vec<UserProbe>, CatalogueError> {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let name = path.display();
-    Ok(f.groups
-        .iter()
-        .flat_map(|g| {
-            g.rules.iter().map(move |r| UserProbe {
-                origin: format!(
-                    "{name}: {}/{}",
-                    g.name,
-                    r.record.as_deref().or(r.alert.as_deref()).unwrap_or("?")
-                ),
+    let mut probes = Vec::new();
+    for g in &f.groups {
+        for r in &g.rules {
+            let rule = r.record.as_deref().or(r.alert.as_deref()).unwrap_or("?");
+            probes.push(UserProbe {
+                origin: format!("{}: {}/{rule}", path.display(), g.name),
                 probe: Probe::query(&r.expr),
-            })
-        })
-        .collect())
+            });
+        }
+    }
+    Ok(probes)
 }
 
 /// A query list: one PromQL query per line; blank lines and `#` comments

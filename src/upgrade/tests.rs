@@ -89,3 +89,15 @@ fn probe_data_is_moved_to_the_window_and_stripped_of_comments() {
     let om = probe_openmetrics("# a comment\n# TYPE x gauge\nx 1 15\n# EOF\n", 3600);
     assert_eq!(om, "# TYPE x gauge\nx 1 3615\n# EOF\n");
 }
+
+#[test]
+fn the_shipped_catalogue_parses_and_each_change_has_a_probe() {
+    let c = Catalogue::load_default().unwrap();
+    assert!(c.changes.len() >= 5);
+    for ch in &c.changes {
+        assert!(!ch.probes.is_empty(), "{}", ch.id);
+        for p in &ch.probes {
+            assert!(ch.explains(p.text()), "{} does not explain its own probe {}", ch.id, p.text());
+        }
+    }
+}
