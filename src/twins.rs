@@ -65,6 +65,10 @@ pub const TWINS: &[(&str, &str)] = &[
         "the downgrade: the pinned Prometheus 3.x rolled back to Debian's 2.42 on 3.x's data",
     ),
     (
+        LOST_DATA_DIR,
+        "each replica's new Prometheus started on an emptied data dir",
+    ),
+    (
         UNEXPLAINED,
         "a query whose answers differ between 2.42 and 3.x for no catalogued reason",
     ),
@@ -88,6 +92,7 @@ const NOT_CLUSTERED: &str = "alerting/not_clustered";
 const NO_RULE_FIRING: &str = "alerting/no_rule_firing";
 const NO_PROFILE: &str = "heap_profile/component_without_profile";
 const DOWNGRADE: &str = "upgrade/downgrade";
+const LOST_DATA_DIR: &str = "upgrade/lost_data_dir";
 const UNEXPLAINED: &str = "upgrade/unexplained_difference";
 
 /// True for a twin id.
@@ -106,7 +111,7 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
     // Skipped before anything is broken, as the runner does for scenarios.
     let needs: &[Need] = match id {
         WRONG_CREDENTIALS => &[Need::SidecarCredentials],
-        DOWNGRADE => &[Need::RollPrometheus],
+        DOWNGRADE | LOST_DATA_DIR => &[Need::RollPrometheus],
         NAIVE_DEDUP | NO_COMPACTOR => &[Need::CompactOnce],
         // The same platforms as the scenario: the twin stands for it.
         STORE_NOT_DOWN => &[Need::ObjectStorageOutage],
@@ -152,6 +157,7 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         NO_RULE_FIRING => a::twin_no_rule_firing(p).await,
         NO_PROFILE => scenario::heap_profile::twin_component_without_profile(p).await,
         DOWNGRADE => scenario::upgrade::twin_downgrade(p).await,
+        LOST_DATA_DIR => scenario::upgrade::twin_lost_data_dir(p).await,
         UNEXPLAINED => scenario::upgrade::twin_unexplained_difference().await,
         other => return scenario::run(other, p).await,
     };

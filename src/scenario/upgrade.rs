@@ -15,7 +15,7 @@ use crate::data::exporter::{KnownSeries, now_ms};
 use crate::eventually::{Eventually, Probe};
 use crate::platform::local::wait_replicas_in_query;
 use crate::platform::{Platform, Roll};
-use crate::upgrade::pair::{Pair, PairSpec, unreadable};
+use crate::upgrade::pair::{Pair, PairSpec, PromVersion, unreadable};
 use crate::versions::Versions;
 
 /// The scenario id.
@@ -25,6 +25,8 @@ pub const ID: &str = "upgrade";
 pub mod checks {
     pub const B_READS_A: &str =
         "B opens A's TSDB (WAL and blocks) on each replica and serves every sample A wrote";
+    pub const SUPPORTED: &str =
+        "Prometheus supports B on A's TSDB (a 3.x TSDB is read by 2.55 or newer)";
     pub const DIFF_EXPLAINED: &str =
         "every difference between A's and B's answers is explained by a catalogued change";
     pub const CATALOGUE_SHOWN: &str = "every catalogued 2 → 3 change shows on this pair";
@@ -39,11 +41,46 @@ pub async fn run(p: &mut dyn Platform) -> ScenarioReport {
     run_pair(p, &crate::upgrade::pair::chosen(), ID).await
 }
 
+/// How a run rolls and what it adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    /// Start B on an emptied data dir (the twin that loses A's data).
+    pub b_fresh: bool,
+    /// Run the rule and query diff after the roll.
+    pub diff: bool,
+}
+
+impl Mode {
+    /// The scenario: B on A's data, then the diff.
+    pub const SCENARIO: Mode = Mode {
+        b_fresh: false,
+        diff: true,
+    };
+    /// A twin of the roll: no diff.
+    const ROLL_ONLY: Mode = Mode {
+        b_fresh: false,
+        diff: false,
+    };
+}
+
 /// Negative twin: the downgrade, the pinned 3.x → Debian's 2.42 on 3.x's
-/// data. Must fail [`checks::B_READS_A`] naming both versions and 2.55.
+/// data. Must fail [`checks::SUPPORTED`] naming both versions and 2.55.
 pub async fn twin_downgrade(p: &mut dyn Platform) -> ScenarioReport {
     let spec = PairSpec::new("prometheus", "prometheus_legacy");
-    run_pair(p, &spec, "upgrade/twin: downgrade 3.x → 2.42").await
+    let id = "upgrade/twin: downgrade 3.x → 2.42";
+    run_pair_as(p, &spec, id, Mode::ROLL_ONLY).await
+}
+
+/// Negative twin: each replica's B started on an emptied data dir (a new
+/// volume, a wrong `--storage.tsdb.path`). Must fail [`checks::B_READS_A`]
+/// naming the replica and what it lost.
+pub async fn twin_lost_data_dir(p: &mut dyn Platform) -> ScenarioReport {
+    let id = "upgrade/twin: B on an empty data dir";
+    let mode = Mode {
+        b_fresh: true,
+        diff: false,
+    };
+    run_pair_as(p, &PairSpec::default(), id, mode).await
 }
 
 /// Negative twin of the diff: a user query list whose query differs
@@ -69,6 +106,16 @@ pub async fn twin_unexplained_difference() -> ScenarioReport {
 
 /// Rolls `spec`'s pair on `p`; the report is named `id`.
 pub async fn run_pair(p: &mut dyn Platform, spec: &PairSpec, id: &str) -> ScenarioReport {
+    run_pair_as(p, spec, id, Mode::SCENARIO).await
+}
+
+/// [`run_pair`] as `mode` says.
+pub async fn run_pair_as(
+    p: &mut dyn Platform,
+    spec: &PairSpec,
+    id: &str,
+    mode: Mode,
+) -> ScenarioReport {
     let pair = match Versions::load_default()
         .map_err(|e| e.to_string())
         .and_then(|v| spec.resolve(&v))
@@ -79,10 +126,21 @@ pub async fn run_pair(p: &mut dyn Platform, spec: &PairSpec, id: &str) -> Scenar
     let mut report = ScenarioReport::new(id);
     report.fact("A (before)", pair.a.to_string());
     report.fact("B (after)", pair.b.to_string());
-    if let Err(e) = roll(p, &pair, &mut report).await {
+    if let Err(e) = roll(p, &pair, mode.b_fresh, &mut report).await {
         report.check("scenario ran to the end", Instant::now(), Err(e));
     }
-    super::upgrade_diff::diff(&pair, spec, &mut report).await;
+    let t = Instant::now();
+    match (pair.a.version, pair.b.version) {
+        (Some(a), Some(b)) => report.check(checks::SUPPORTED, t, supported(a, b)),
+        _ => report.check(
+            checks::SUPPORTED,
+            t,
+            Err(format!("the version of {} or {} is unknown", pair.a, pair.b)),
+        ),
+    }
+    if mode.diff {
+        super::upgrade_diff::diff(&pair, spec, &mut report).await;
+    }
     report
 }
 
@@ -96,7 +154,25 @@ struct Rolled {
     outcome: Result<Duration, String>,
 }
 
-async fn roll(p: &mut dyn Platform, pair: &Pair, report: &mut ScenarioReport) -> Result<(), String> {
+/// Whether Prometheus supports `b` on a TSDB `a` wrote, in words a person
+/// acts on where it does not.
+pub fn supported(a: PromVersion, b: PromVersion) -> Result<(), String> {
+    match unreadable(a, b) {
+        None => Ok(()),
+        Some(why) => Err(format!(
+            "{why}. This run's data may still open (Prometheus 3.x writes index format v2 so \
+             far): the check \"{}\" says what B served",
+            checks::B_READS_A
+        )),
+    }
+}
+
+async fn roll(
+    p: &mut dyn Platform,
+    pair: &Pair,
+    b_fresh: bool,
+    report: &mut ScenarioReport,
+) -> Result<(), String> {
     let shape = p.shape().clone();
     let query = p.endpoints().query.clone();
     let label = shape.replica_label.clone();
@@ -129,7 +205,7 @@ async fn roll(p: &mut dyn Platform, pair: &Pair, report: &mut ScenarioReport) ->
         eprintln!("upgrade: rolling replica {i} to {}", pair.b);
         let to_b = Roll {
             binary: pair.b.binary.clone(),
-            fresh_data: false,
+            fresh_data: b_fresh,
         };
         let outcome = p.roll_replica(i, &to_b).await.map_err(|e| e.to_string());
         match &outcome {
@@ -181,17 +257,7 @@ async fn b_reads_a(
     scrape_interval: Duration,
 ) -> Result<(), String> {
     let who = format!("replica {i}: {} on {}'s data", pair.b, pair.a);
-    // What Prometheus says about this pair, beside whatever went wrong.
-    let why = match (pair.a.version, pair.b.version) {
-        (Some(a), Some(b)) => unreadable(a, b),
-        _ => None,
-    };
-    serves_a(&who, url, r, start, scrape_interval)
-        .await
-        .map_err(|e| match why {
-            Some(w) => format!("{w}\n{e}"),
-            None => e,
-        })
+    serves_a(&who, url, r, start, scrape_interval).await
 }
 
 async fn serves_a(
