@@ -129,6 +129,14 @@ async fn twin_unexplained_difference_is_named() {
         println!("twin skipped: {:?}", r.checks);
         return;
     }
+    // The diff's files, for a person (and for refreshing the recorded
+    // answers the unit tests read: fixtures/upgrade/recorded-*.json).
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("upgrade-diff");
+    std::fs::create_dir_all(&out).unwrap();
+    for a in &r.artifacts {
+        std::fs::write(out.join(&a.name), &a.bytes).unwrap();
+    }
+    eprintln!("diff files in {}", out.display());
     let msg = r.expect_failed(upgrade::checks::DIFF_EXPLAINED);
     assert!(msg.contains("1 difference(s) no catalogued change explains"), "{msg}");
     assert!(msg.contains("`scrape_duration_seconds` ("), "{msg}");
