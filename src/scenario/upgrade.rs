@@ -29,7 +29,8 @@ pub mod checks {
         "Prometheus supports B on A's TSDB (a 3.x TSDB is read by 2.55 or newer)";
     pub const DIFF_EXPLAINED: &str =
         "every difference between A's and B's answers is explained by a catalogued change";
-    pub const CATALOGUE_SHOWN: &str = "every catalogued 2 → 3 change shows on this pair";
+    pub const CATALOGUE_SHOWN: &str =
+        "every catalogued 2 → 3 change shows on this pair, named as its own explanation";
 }
 
 /// The blocks metric Prometheus exports about its own TSDB.

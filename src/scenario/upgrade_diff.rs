@@ -126,19 +126,24 @@ pub fn all_explained(diffs: &[Difference]) -> Result<(), String> {
     }
 }
 
-/// Every catalogued change shows as a difference on its own probes.
+/// Every catalogued change shows as a difference on its own probes, and
+/// the diff names it as their explanation.
 pub fn catalogue_shown(catalogue: &Catalogue, diffs: &[Difference]) -> Result<(), String> {
     let missing: Vec<String> = catalogue
         .changes
         .iter()
-        .filter(|c| !diffs.iter().any(|d| d.origin == c.id))
+        .filter(|c| {
+            !diffs.iter().any(|d| {
+                d.origin == c.id && d.explained_by.as_ref().is_some_and(|(id, _)| *id == c.id)
+            })
+        })
         .map(|c| format!("`{}` ({})", c.id, c.title))
         .collect();
     if missing.is_empty() {
         Ok(())
     } else {
         Err(format!(
-            "{} catalogued change(s) made no difference on their probes: {}",
+            "{} catalogued change(s) made no difference on their probes, or were not named as its explanation: {}",
             missing.len(),
             missing.join("; ")
         ))
