@@ -80,7 +80,10 @@ async fn twin_downgrade_to_2_42_is_named() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
     let r = upgrade::twin_downgrade(&mut stack).await;
     eprintln!("{r:#?}");
-    if r.checks.iter().all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_))) {
+    if r.checks
+        .iter()
+        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
+    {
         println!("twin skipped: {:?}", r.checks);
         return;
     }
@@ -104,7 +107,10 @@ async fn twin_lost_data_dir_is_named() {
     let mut stack = LocalStack::builder().start().await.expect("local stack");
     let r = upgrade::twin_lost_data_dir(&mut stack).await;
     eprintln!("{r:#?}");
-    if r.checks.iter().all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_))) {
+    if r.checks
+        .iter()
+        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
+    {
         println!("twin skipped: {:?}", r.checks);
         return;
     }
@@ -125,7 +131,10 @@ async fn twin_lost_data_dir_is_named() {
 async fn twin_unexplained_difference_is_named() {
     let r = upgrade::twin_unexplained_difference().await;
     eprintln!("{r:#?}");
-    if r.checks.iter().all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_))) {
+    if r.checks
+        .iter()
+        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
+    {
         println!("twin skipped: {:?}", r.checks);
         return;
     }
@@ -138,7 +147,10 @@ async fn twin_unexplained_difference_is_named() {
     }
     eprintln!("diff files in {}", out.display());
     let msg = r.expect_failed(upgrade::checks::DIFF_EXPLAINED);
-    assert!(msg.contains("1 difference(s) no catalogued change explains"), "{msg}");
+    assert!(
+        msg.contains("1 difference(s) no catalogued change explains"),
+        "{msg}"
+    );
     assert!(msg.contains("`scrape_duration_seconds` ("), "{msg}");
     assert!(msg.contains("twin-queries.txt:4"), "{msg}");
 }

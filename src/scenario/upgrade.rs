@@ -136,7 +136,10 @@ pub async fn run_pair_as(
         _ => report.check(
             checks::SUPPORTED,
             t,
-            Err(format!("the version of {} or {} is unknown", pair.a, pair.b)),
+            Err(format!(
+                "the version of {} or {} is unknown",
+                pair.a, pair.b
+            )),
         ),
     }
     if mode.diff {
@@ -282,7 +285,12 @@ async fn serves_a(
     let bound = switch_over_bound(scrape_interval).as_millis() as i64;
     for known in KnownSeries::ALL {
         let result = client
-            .raw_samples(known.metric(), start, r.stopped_at, &QueryOptions::default())
+            .raw_samples(
+                known.metric(),
+                start,
+                r.stopped_at,
+                &QueryOptions::default(),
+            )
             .await
             .map_err(|e| format!("{who}: query {}: {e}", known.metric()))?;
         let [series] = result.series.as_slice() else {

@@ -90,7 +90,11 @@ pub(super) async fn diff(pair: &Pair, spec: &PairSpec, report: &mut ScenarioRepo
     report.check(checks::DIFF_EXPLAINED, t, all_explained(&diffs));
     match (pair.a.version, pair.b.version) {
         (Some(a), Some(b)) if a.0 == 2 && b.0 == 3 => {
-            report.check(checks::CATALOGUE_SHOWN, t, catalogue_shown(&catalogue, &diffs));
+            report.check(
+                checks::CATALOGUE_SHOWN,
+                t,
+                catalogue_shown(&catalogue, &diffs),
+            );
         }
         _ => skip(
             report,

@@ -66,7 +66,9 @@ impl Answer {
                         ka == kb
                             && va.len() == vb.len()
                             && va.iter().zip(vb).all(|((ta, xa), (tb, xb))| {
-                                ta == tb && (xa.to_bits() == xb.to_bits() || (xa.is_nan() && xb.is_nan()))
+                                ta == tb
+                                    && (xa.to_bits() == xb.to_bits()
+                                        || (xa.is_nan() && xb.is_nan()))
                             })
                     })
             }

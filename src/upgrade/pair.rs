@@ -234,6 +234,9 @@ mod tests {
         );
         assert!(msg.contains("the oldest version that can is 2.55"), "{msg}");
         assert_eq!(unreadable(v3, PromVersion(2, 55, 1)), None);
-        assert_eq!(unreadable(PromVersion(2, 55, 1), PromVersion(2, 42, 0)), None);
+        assert_eq!(
+            unreadable(PromVersion(2, 55, 1), PromVersion(2, 42, 0)),
+            None
+        );
     }
 }

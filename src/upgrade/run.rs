@@ -69,7 +69,12 @@ pub struct Memory {
 
 async fn memory(client: &PromClient) -> Memory {
     let m = |name: &'static str| async move {
-        client.own_metric(name, &[]).await.ok().flatten().unwrap_or(0.0)
+        client
+            .own_metric(name, &[])
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0.0)
     };
     Memory {
         head_series: m("prometheus_tsdb_head_series").await,
@@ -107,7 +112,8 @@ pub async fn run_diff(
     // anything the probe page's scrapes write.
     let start_s = (now_ms() / 1000 - 7200) / 3600 * 3600;
     let om_path = fixtures_dir().join("probes.om");
-    let om = std::fs::read_to_string(&om_path).map_err(io(format!("read {}", om_path.display())))?;
+    let om =
+        std::fs::read_to_string(&om_path).map_err(io(format!("read {}", om_path.display())))?;
     let block = crate::data::backfill::create_block(
         &promtool,
         &root.join("backfill"),
@@ -135,8 +141,14 @@ pub async fn run_diff(
             At::Scraped => scraped_at,
         };
         let (ra, rb) = match &probe.flag {
-            Some(flag) => (try_flag(&pair.a.binary, flag), try_flag(&pair.b.binary, flag)),
-            None => (evaluate(&a.client, &probe, at).await, evaluate(&b.client, &probe, at).await),
+            Some(flag) => (
+                try_flag(&pair.a.binary, flag),
+                try_flag(&pair.b.binary, flag),
+            ),
+            None => (
+                evaluate(&a.client, &probe, at).await,
+                evaluate(&b.client, &probe, at).await,
+            ),
         };
         recorded.push(Recorded {
             origin,
@@ -250,7 +262,10 @@ fn try_flag(binary: &Path, flag: &str) -> String {
         Ok(o) if o.status.success() => "ok:".into(),
         Ok(o) => format!(
             "error:{}",
-            String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("refused")
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("refused")
         ),
         Err(e) => format!("error:cannot run {}: {e}", binary.display()),
     }

@@ -14,7 +14,10 @@ fn recorded() -> Vec<Recorded> {
 /// The recorded difference on change `id`'s own probe is explained by it.
 fn shows_and_is_explained(id: &str) -> String {
     let catalogue = Catalogue::load_default().unwrap();
-    assert!(catalogue.changes.iter().any(|c| c.id == id), "{id} not catalogued");
+    assert!(
+        catalogue.changes.iter().any(|c| c.id == id),
+        "{id} not catalogued"
+    );
     let diffs = differences(&recorded(), &catalogue);
     let d = diffs
         .iter()
@@ -70,7 +73,9 @@ fn both_refusing_is_no_difference_and_an_unexplained_one_is_kept() {
         b: b.into(),
     };
     let v = |x: &str| {
-        format!(r#"ok:{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1,"{x}"]}}]}}}}"#)
+        format!(
+            r#"ok:{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1,"{x}"]}}]}}}}"#
+        )
     };
     let diffs = differences(
         &[
@@ -97,7 +102,12 @@ fn the_shipped_catalogue_parses_and_each_change_has_a_probe() {
     for ch in &c.changes {
         assert!(!ch.probes.is_empty(), "{}", ch.id);
         for p in &ch.probes {
-            assert!(ch.explains(p.text()), "{} does not explain its own probe {}", ch.id, p.text());
+            assert!(
+                ch.explains(p.text()),
+                "{} does not explain its own probe {}",
+                ch.id,
+                p.text()
+            );
         }
     }
 }
