@@ -10,17 +10,26 @@ use stackproof::platform::local::LocalStack;
 use stackproof::scenario::{ScenarioReport, upgrade};
 use stackproof::upgrade::pair::PairSpec;
 
-async fn run(spec: &PairSpec, id: &str) -> Option<ScenarioReport> {
-    let mut stack = LocalStack::builder().start().await.expect("local stack");
-    let r = upgrade::run_pair(&mut stack, spec, id).await;
+/// `r`, unless every check was skipped (a binary not installed): then
+/// None, with the skip line on stdout.
+fn ran(r: ScenarioReport) -> Option<ScenarioReport> {
     eprintln!("{r:#?}");
-    match r.checks.as_slice() {
-        [c] if matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)) => {
-            println!("{id} skipped: {:?}", c.outcome);
-            None
-        }
-        _ => Some(r),
+    if r.checks
+        .iter()
+        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
+    {
+        println!("{} skipped: {:?}", r.id, r.checks);
+        return None;
     }
+    Some(r)
+}
+
+async fn stack() -> LocalStack {
+    LocalStack::builder().start().await.expect("local stack")
+}
+
+async fn run(spec: &PairSpec, id: &str) -> Option<ScenarioReport> {
+    ran(upgrade::run_pair(&mut stack().await, spec, id).await)
 }
 
 fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
@@ -77,16 +86,9 @@ async fn downgrade_3_to_2_55_passes() {
 /// oldest that reads it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twin_downgrade_to_2_42_is_named() {
-    let mut stack = LocalStack::builder().start().await.expect("local stack");
-    let r = upgrade::twin_downgrade(&mut stack).await;
-    eprintln!("{r:#?}");
-    if r.checks
-        .iter()
-        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
-    {
-        println!("twin skipped: {:?}", r.checks);
+    let Some(r) = ran(upgrade::twin_downgrade(&mut stack().await).await) else {
         return;
-    }
+    };
     let msg = r.expect_failed(upgrade::checks::SUPPORTED);
     assert!(
         msg.starts_with("Prometheus 2.42.0 cannot read a TSDB written by Prometheus 3.16.0"),
@@ -104,16 +106,9 @@ async fn twin_downgrade_to_2_42_is_named() {
 /// from B, named per replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twin_lost_data_dir_is_named() {
-    let mut stack = LocalStack::builder().start().await.expect("local stack");
-    let r = upgrade::twin_lost_data_dir(&mut stack).await;
-    eprintln!("{r:#?}");
-    if r.checks
-        .iter()
-        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
-    {
-        println!("twin skipped: {:?}", r.checks);
+    let Some(r) = ran(upgrade::twin_lost_data_dir(&mut stack().await).await) else {
         return;
-    }
+    };
     let msg = r.expect_failed(upgrade::checks::B_READS_A);
     assert!(
         msg.contains("replica 0: Prometheus 3.16.0 (prometheus) on Prometheus 2.42.0 (prometheus_legacy)'s data"),
@@ -129,15 +124,9 @@ async fn twin_lost_data_dir_is_named() {
 /// listed as unexplained, with both answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twin_unexplained_difference_is_named() {
-    let r = upgrade::twin_unexplained_difference().await;
-    eprintln!("{r:#?}");
-    if r.checks
-        .iter()
-        .all(|c| matches!(c.outcome, stackproof::scenario::Outcome::Skipped(_)))
-    {
-        println!("twin skipped: {:?}", r.checks);
+    let Some(r) = ran(upgrade::twin_unexplained_difference().await) else {
         return;
-    }
+    };
     // The diff's files, for a person (and for refreshing the recorded
     // answers the unit tests read: fixtures/upgrade/recorded-*.json).
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("upgrade-diff");

@@ -50,6 +50,13 @@ pub struct StackShape {
     pub replicas: usize,
 }
 
+impl StackShape {
+    /// Each replica's value of the replica label: `"0"`, `"1"`, ….
+    pub fn replica_ids(&self) -> Vec<String> {
+        (0..self.replicas).map(|i| i.to_string()).collect()
+    }
+}
+
 /// A component's log and command line, for failure bundles.
 #[derive(Debug, Clone)]
 pub struct ComponentInfo {

@@ -16,7 +16,6 @@ use crate::eventually::{Eventually, Probe};
 use crate::platform::local::wait_replicas_in_query;
 use crate::platform::{Platform, Roll};
 use crate::upgrade::pair::{Pair, PairSpec, PromVersion, unreadable};
-use crate::versions::Versions;
 
 /// The scenario id.
 pub const ID: &str = "upgrade";
@@ -93,10 +92,7 @@ pub async fn twin_unexplained_difference() -> ScenarioReport {
     let mut spec = PairSpec::default();
     spec.query_lists
         .push(crate::upgrade::catalogue::fixtures_dir().join("twin-queries.txt"));
-    let pair = match Versions::load_default()
-        .map_err(|e| e.to_string())
-        .and_then(|v| spec.resolve(&v))
-    {
+    let pair = match spec.resolve_default() {
         Ok(pair) => pair,
         Err(why) => return ScenarioReport::skipped(id, &why),
     };
@@ -117,10 +113,7 @@ pub async fn run_pair_as(
     id: &str,
     mode: Mode,
 ) -> ScenarioReport {
-    let pair = match Versions::load_default()
-        .map_err(|e| e.to_string())
-        .and_then(|v| spec.resolve(&v))
-    {
+    let pair = match spec.resolve_default() {
         Ok(pair) => pair,
         Err(why) => return ScenarioReport::skipped(id, &why),
     };
@@ -180,7 +173,7 @@ async fn roll(
     let shape = p.shape().clone();
     let query = p.endpoints().query.clone();
     let label = shape.replica_label.clone();
-    let all: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let all = shape.replica_ids();
     // Every replica on A, from empty data dirs: the stack as A runs it.
     for i in 0..shape.replicas {
         let to_a = Roll {

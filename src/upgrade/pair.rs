@@ -172,6 +172,13 @@ pub struct Pair {
 }
 
 impl PairSpec {
+    /// Both sides from the repository's versions file, or the skip line.
+    pub fn resolve_default(&self) -> Result<Pair, String> {
+        Versions::load_default()
+            .map_err(|e| e.to_string())
+            .and_then(|v| self.resolve(&v))
+    }
+
     /// Both sides, or the skip line for the first that is missing.
     pub fn resolve(&self, versions: &Versions) -> Result<Pair, String> {
         Ok(Pair {
