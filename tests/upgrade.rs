@@ -42,8 +42,8 @@ fn fact<'a>(r: &'a ScenarioReport, key: &str) -> &'a str {
 
 /// The pair passes: no hole while rolling, B serves what A wrote, and
 /// (2 → 3) every catalogued change shows, each explained.
-async fn passes(from: &str, to: &str) {
-    let Some(r) = run(&PairSpec::new(from, to), upgrade::ID).await else {
+async fn passes(spec: &PairSpec) {
+    let Some(r) = run(spec, upgrade::ID).await else {
         return;
     };
     r.assert_passed();
@@ -59,12 +59,17 @@ async fn passes(from: &str, to: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_2_42_to_3_passes() {
-    passes("prometheus_legacy", "prometheus").await;
+    // With a user's rule file: its rules are diffed and explained too.
+    let mut spec = PairSpec::new("prometheus_legacy", "prometheus");
+    spec.rule_files.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/upgrade/example-rules.yml"),
+    );
+    passes(&spec).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_2_55_to_3_passes() {
-    passes("prometheus_v2_55", "prometheus").await;
+    passes(&PairSpec::new("prometheus_v2_55", "prometheus")).await;
 }
 
 /// Rolling back 3.x → 2.55 works: 2.55 reads 3.x's TSDB.

@@ -111,3 +111,32 @@ fn the_shipped_catalogue_parses_and_each_change_has_a_probe() {
         }
     }
 }
+
+#[test]
+fn a_users_rule_file_and_query_list_become_probes() {
+    use super::catalogue::{query_list_probes, rule_file_probes};
+    let rules = rule_file_probes(&fixtures_dir().join("example-rules.yml")).unwrap();
+    let texts: Vec<&str> = rules.iter().map(|r| r.probe.text()).collect();
+    assert_eq!(texts[0], "holt_winters(probe_gauge[5m], 0.5, 0.5)");
+    assert_eq!(rules.len(), 3);
+    assert!(
+        rules[1]
+            .origin
+            .ends_with("example-rules.yml: example/ProbeHistogramSlow"),
+        "{}",
+        rules[1].origin
+    );
+    let queries = query_list_probes(&fixtures_dir().join("twin-queries.txt")).unwrap();
+    assert_eq!(queries.len(), 1);
+    assert!(queries[0].origin.ends_with("twin-queries.txt:4"));
+    // Each of the example's rules is explained by the change it exercises.
+    let c = Catalogue::load_default().unwrap();
+    let ids: Vec<&str> = texts
+        .iter()
+        .map(|t| c.explain(t).unwrap().id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["holt-winters-renamed", "le-normalised", "range-left-open"]
+    );
+}
