@@ -146,5 +146,5 @@ async fn twin_unexplained_difference_is_named() {
         "{msg}"
     );
     assert!(msg.contains("`scrape_duration_seconds` ("), "{msg}");
-    assert!(msg.contains("twin-queries.txt:4"), "{msg}");
+    assert!(msg.contains("twin-queries.txt:4 (at the scrape)"), "{msg}");
 }

@@ -134,7 +134,7 @@ pub async fn run_diff(
         .changes
         .iter()
         .flat_map(|c| c.probes.iter().map(move |p| (c.id.clone(), p.clone())))
-        .chain(user.iter().map(|u| (u.origin.clone(), u.probe.clone())));
+        .chain(user.iter().flat_map(user_instants));
     for (origin, probe) in probes {
         let at = match probe.at {
             At::Window => (start_s + probe.at_s) * 1000,
@@ -167,6 +167,27 @@ pub async fn run_diff(
         memory,
     })
 }
+
+/// A user's probe at both instants the data has: the backfilled
+/// window's end and the scrape.
+fn user_instants(u: &UserProbe) -> [(String, Probe); 2] {
+    let window = Probe {
+        at: At::Window,
+        at_s: WINDOW_END_S,
+        ..u.probe.clone()
+    };
+    let scraped = Probe {
+        at: At::Scraped,
+        ..u.probe.clone()
+    };
+    [
+        (format!("{} (at the probe window's end)", u.origin), window),
+        (format!("{} (at the scrape)", u.origin), scraped),
+    ]
+}
+
+/// The last sample of `probes.om`, in seconds from the window's start.
+const WINDOW_END_S: i64 = 600;
 
 async fn start_side(
     prom: &Prom,
