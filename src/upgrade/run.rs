@@ -33,10 +33,17 @@ pub enum DiffError {
     Catalogue(#[from] super::catalogue::CatalogueError),
     #[error(transparent)]
     Backfill(#[from] crate::data::backfill::BackfillError),
+    /// Boxed: a start failure carries the salvaged logs.
     #[error(transparent)]
-    Platform(#[from] crate::platform::PlatformError),
+    Platform(Box<crate::platform::PlatformError>),
     #[error(transparent)]
     Wait(#[from] crate::eventually::WaitError),
+}
+
+impl From<crate::platform::PlatformError> for DiffError {
+    fn from(e: crate::platform::PlatformError) -> Self {
+        DiffError::Platform(Box::new(e))
+    }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> DiffError {
