@@ -232,6 +232,27 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_side_is_one_line_with_the_install_command() {
+        let text = "[prometheus_v2_55]\nkind = \"go\"\nversion = \"v0.0.0-none\"\nbinary = \"prometheus\"\n";
+        let v = Versions::parse(text, "v.toml").unwrap();
+        let why = PairSpec::new("prometheus_v2_55", "/nonexistent/prometheus")
+            .resolve(&v)
+            .unwrap_err();
+        assert!(
+            why.starts_with(
+                "upgrade needs prometheus_v2_55: run scripts/install prometheus_v2_55 ("
+            ),
+            "{why}"
+        );
+        assert!(!why.contains('\n'), "{why}");
+        let why = Prom::resolve("/nonexistent/prometheus", &v).unwrap_err();
+        assert!(
+            why.contains("neither an entry of fixtures/versions.toml nor a Prometheus binary"),
+            "{why}"
+        );
+    }
+
+    #[test]
     fn only_2_55_and_newer_read_a_3x_tsdb() {
         let v3 = PromVersion(3, 16, 0);
         let msg = unreadable(v3, PromVersion(2, 42, 0)).unwrap();
