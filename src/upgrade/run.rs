@@ -90,6 +90,35 @@ async fn memory(client: &PromClient) -> Memory {
     }
 }
 
+/// The diff's directory: registered for the signal cleanup while it
+/// lives, removed on drop, kept (and said so) under `STACKPROOF_KEEP=1`.
+struct DiffDir(Option<tempfile::TempDir>);
+
+impl DiffDir {
+    fn new() -> Result<Self, DiffError> {
+        let dir = tempfile::Builder::new()
+            .prefix("stackproof-diff-")
+            .tempdir()
+            .map_err(io("create the diff's temp dir"))?;
+        crate::process::register_dir(dir.path());
+        Ok(Self(Some(dir)))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.as_ref().expect("alive").path()
+    }
+}
+
+impl Drop for DiffDir {
+    fn drop(&mut self) {
+        let Some(dir) = self.0.take() else { return };
+        crate::process::unregister_dir(dir.path());
+        if crate::process::keep_requested() {
+            eprintln!("STACKPROOF_KEEP=1: keeping {}", dir.keep().display());
+        }
+    }
+}
+
 /// One side, running.
 struct Side {
     server: Managed,
@@ -110,10 +139,7 @@ pub async fn run_diff(
                 e.to_string().lines().next().unwrap_or_default()
             ))
         })?;
-    let dir = tempfile::Builder::new()
-        .prefix("stackproof-diff-")
-        .tempdir()
-        .map_err(io("create the diff's temp dir"))?;
+    let dir = DiffDir::new()?;
     let root = dir.path();
     // A whole hour about two hours ago: inside every retention, before
     // anything the probe page's scrapes write.
