@@ -54,9 +54,12 @@ async fn local() -> PlatformDoctor {
         }
     };
     let mut items = Vec::new();
-    let optional: [(&str, &'static str); 2] = [
+    let optional: [(&str, &'static str); 5] = [
         ("promtool", "the compactor scenario"),
         ("alertmanager", "the alerting scenario"),
+        ("prometheus_legacy", "the upgrade scenario's default A"),
+        ("promtool_legacy", "the upgrade scenario's diff"),
+        ("prometheus_v2_55", "the upgrade scenario's 2.55 → 3.x"),
     ];
     let names = LOCAL_REQUIRED.iter().map(|n| (*n, None));
     for (name, for_what) in names.chain(optional.iter().map(|(n, w)| (*n, Some(*w)))) {

@@ -30,4 +30,5 @@ pub mod sink;
 pub mod stack;
 pub mod suite;
 pub mod twins;
+pub mod upgrade;
 pub mod versions;

@@ -60,6 +60,18 @@ pub const TWINS: &[(&str, &str)] = &[
         NO_PROFILE,
         "the object store, which serves no heap profile, profiled too",
     ),
+    (
+        DOWNGRADE,
+        "the downgrade: the pinned Prometheus 3.x rolled back to Debian's 2.42 on 3.x's data",
+    ),
+    (
+        LOST_DATA_DIR,
+        "each replica's new Prometheus started on an emptied data dir",
+    ),
+    (
+        UNEXPLAINED,
+        "a query whose answers differ between 2.42 and 3.x for no catalogued reason",
+    ),
 ];
 
 const NO_REPLICA_LABEL: &str = "ha_dedup/no_replica_label";
@@ -79,6 +91,9 @@ const REPLICA_LABEL_KEPT: &str = "alerting/replica_label_kept";
 const NOT_CLUSTERED: &str = "alerting/not_clustered";
 const NO_RULE_FIRING: &str = "alerting/no_rule_firing";
 const NO_PROFILE: &str = "heap_profile/component_without_profile";
+const DOWNGRADE: &str = "upgrade/downgrade";
+const LOST_DATA_DIR: &str = "upgrade/lost_data_dir";
+const UNEXPLAINED: &str = "upgrade/unexplained_difference";
 
 /// True for a twin id.
 pub fn is_twin(id: &str) -> bool {
@@ -96,6 +111,7 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
     // Skipped before anything is broken, as the runner does for scenarios.
     let needs: &[Need] = match id {
         WRONG_CREDENTIALS => &[Need::SidecarCredentials],
+        DOWNGRADE | LOST_DATA_DIR => &[Need::RollPrometheus],
         NAIVE_DEDUP | NO_COMPACTOR => &[Need::CompactOnce],
         // The same platforms as the scenario: the twin stands for it.
         STORE_NOT_DOWN => &[Need::ObjectStorageOutage],
@@ -140,6 +156,9 @@ pub async fn run(id: &str, p: &mut dyn Platform) -> ScenarioReport {
         NOT_CLUSTERED => a::twin_not_clustered(p).await,
         NO_RULE_FIRING => a::twin_no_rule_firing(p).await,
         NO_PROFILE => scenario::heap_profile::twin_component_without_profile(p).await,
+        DOWNGRADE => scenario::upgrade::twin_downgrade(p).await,
+        LOST_DATA_DIR => scenario::upgrade::twin_lost_data_dir(p).await,
+        UNEXPLAINED => scenario::upgrade::twin_unexplained_difference().await,
         other => return scenario::run(other, p).await,
     };
     r.duration = started.elapsed();

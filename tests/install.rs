@@ -343,7 +343,7 @@ fn the_scenarios_name_what_they_need_and_only_that() {
             "compactor" => vec!["promtool"],
             "alerting" => vec!["alertmanager"],
             "logs" | "log_chunks_in_bucket" => vec!["loki"],
-            "upgrade" => vec!["prometheus_legacy"],
+            "upgrade" => vec!["prometheus_legacy", "promtool_legacy", "prometheus_v2_55"],
             _ => vec![],
         };
         assert_eq!(got.len(), 3 + extra.len(), "{id}: {got:?}");

@@ -91,6 +91,22 @@ enum Cmd {
         /// the scenarios, into the same report (see `check`).
         #[arg(long = "check")]
         checks: Vec<PathBuf>,
+        /// `upgrade`'s Prometheus before: an entry of
+        /// fixtures/versions.toml or a binary's path (default:
+        /// prometheus_legacy, Debian's 2.42).
+        #[arg(long)]
+        from: Option<String>,
+        /// `upgrade`'s Prometheus after (default: prometheus, the pinned 3.x).
+        #[arg(long)]
+        to: Option<String>,
+        /// A Prometheus rule file (repeatable) whose expressions `upgrade`
+        /// evaluates on A and on B, listing every difference.
+        #[arg(long = "rules")]
+        rule_files: Vec<PathBuf>,
+        /// A file of PromQL queries, one per line (repeatable), compared
+        /// the same way.
+        #[arg(long = "queries")]
+        query_lists: Vec<PathBuf>,
         #[command(flatten)]
         kube: KubeArgs,
         #[command(flatten)]
@@ -211,10 +227,21 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             scenarios,
             report_dir,
             checks,
+            from,
+            to,
+            rule_files,
+            query_lists,
             kube,
             out,
         } => {
             let ids = suite::select(&scenarios)?;
+            let default = stackproof::upgrade::pair::PairSpec::default();
+            stackproof::upgrade::pair::choose(stackproof::upgrade::pair::PairSpec {
+                from: from.unwrap_or(default.from),
+                to: to.unwrap_or(default.to),
+                rule_files,
+                query_lists,
+            });
             let target = kube.into();
             let checks = people::load_checks(&checks)?;
             let kind: PlatformKind = platform.into();

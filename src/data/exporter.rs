@@ -93,6 +93,16 @@ impl Exporter {
     /// Serves `/metrics` on 127.0.0.1 at a free port, on a thread of its own
     /// so it outlives whichever async runtime started it.
     pub fn start() -> std::io::Result<Self> {
+        Self::start_serving(None)
+    }
+
+    /// Serves the fixed exposition `page` on `/metrics` instead of the
+    /// known series (the upgrade diff's scraped probe).
+    pub fn with_page(page: &str) -> std::io::Result<Self> {
+        Self::start_serving(Some(std::sync::Arc::from(page)))
+    }
+
+    fn start_serving(page: Option<std::sync::Arc<str>>) -> std::io::Result<Self> {
         let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -112,9 +122,11 @@ impl Exporter {
                             _ = &mut stopped => break,
                             accepted = listener.accept() => {
                                 let Ok((stream, _)) = accepted else { continue };
+                                let page = page.clone();
                                 tokio::spawn(async move {
+                                    let service = service_fn(move |req| serve(req, page.clone()));
                                     let _ = http1::Builder::new()
-                                        .serve_connection(TokioIo::new(stream), service_fn(serve))
+                                        .serve_connection(TokioIo::new(stream), service)
                                         .await;
                                 });
                             }
@@ -135,11 +147,15 @@ impl Exporter {
     }
 }
 
-async fn serve(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn serve(
+    req: Request<hyper::body::Incoming>,
+    page: Option<std::sync::Arc<str>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let resp = if req.uri().path() == "/metrics" {
+        let body = page.map_or_else(|| render(now_ms()), |p| p.to_string());
         Response::builder()
             .header("content-type", "text/plain; version=0.0.4")
-            .body(Full::new(Bytes::from(render(now_ms()))))
+            .body(Full::new(Bytes::from(body)))
     } else {
         Response::builder()
             .status(404)

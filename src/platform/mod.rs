@@ -55,6 +55,13 @@ pub struct StackShape {
     pub config_reload: Duration,
 }
 
+impl StackShape {
+    /// Each replica's value of the replica label: `"0"`, `"1"`, ….
+    pub fn replica_ids(&self) -> Vec<String> {
+        (0..self.replicas).map(|i| i.to_string()).collect()
+    }
+}
+
 /// A component's log and command line, for failure bundles.
 #[derive(Debug, Clone)]
 pub struct ComponentInfo {
@@ -206,6 +213,19 @@ pub enum Need {
     SidecarCredentials,
     /// `thanos compact` run once over the bucket ([`Platform::compact_once`]).
     CompactOnce,
+    /// One replica's Prometheus replaced by another binary on its data dir
+    /// ([`Platform::roll_replica`]).
+    RollPrometheus,
+}
+
+/// How [`Platform::roll_replica`] replaces a replica's Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roll {
+    /// The Prometheus binary to run from now on.
+    pub binary: PathBuf,
+    /// Empty the replica's data dir first (a fresh start on `binary`),
+    /// instead of opening what the previous binary wrote.
+    pub fresh_data: bool,
 }
 
 /// A running stack and the faults scenarios may cause in it.
@@ -303,6 +323,18 @@ pub trait Platform: Send {
         Err(PlatformError::Unsupported {
             platform: self.name(),
             what: "alerting",
+        })
+    }
+    /// Stops replica `n`'s Prometheus gracefully (SIGTERM, as a rolling
+    /// upgrade does) and starts `roll.binary` in its place on the same data
+    /// dir, its sidecar too; waits until it is ready and its data is
+    /// queryable through Thanos Query. Returns the time from its start to
+    /// ready: the new binary's opening of the TSDB (WAL replay included).
+    async fn roll_replica(&mut self, n: usize, roll: &Roll) -> Result<Duration, PlatformError> {
+        let _ = (n, roll);
+        Err(PlatformError::Unsupported {
+            platform: self.name(),
+            what: "rolling a replica to another Prometheus binary",
         })
     }
     /// Runs the Thanos compactor once over the bucket (no `--wait`): it

@@ -130,7 +130,7 @@ pub async fn run(p: &mut dyn Platform, wait: Duration) -> ScenarioReport {
     let mut report = ScenarioReport::new(ID);
     let shape = p.shape().clone();
     let store = Objstore::new(p.endpoints().s3.clone());
-    let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let replicas = shape.replica_ids();
     let started = now_ms();
     let t = Instant::now();
     let blocks = match wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await {

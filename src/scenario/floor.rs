@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::platform::StackShape;
 use crate::scenario::timing::SIDECAR_SYNC;
 use crate::scenario::{alerting, blocks_in_bucket, ha_dedup, history_from_bucket};
-use crate::scenario::{log_chunks, object_storage_outage};
+use crate::scenario::{log_chunks, object_storage_outage, upgrade};
 use crate::stack::loki::FlushSettings;
 
 /// A scenario's unavoidable waiting, and what it is made of.
@@ -91,6 +91,14 @@ pub fn of(id: &str, shape: &StackShape, stack_age: Duration) -> Option<Floor> {
                 ),
             }
         }
+        upgrade::ID => Floor {
+            // A starts on empty data dirs: the stack's age does not help.
+            wait: shape.block_duration * 3 / 2,
+            why: format!(
+                "A's first block on each replica (cut at 1.5 × {} block from A's fresh start)",
+                s(shape.block_duration)
+            ),
+        },
         _ => return None,
     };
     Some(floor)

@@ -63,7 +63,7 @@ async fn run_inner(
     let shape = p.shape().clone();
     let query = p.endpoints().query.clone();
     let label = shape.replica_label.clone();
-    let all: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let all = shape.replica_ids();
     let start = now_ms();
     wait_replicas_in_query(
         &query,
@@ -274,7 +274,7 @@ pub async fn twin_all_replicas_down(p: &mut dyn Platform, outage: Duration) -> S
     let shape = p.shape().clone();
     let query = p.endpoints().query.clone();
     let label = shape.replica_label.clone();
-    let all: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let all = shape.replica_ids();
     let start = now_ms();
     let setup = async {
         wait_replicas_in_query(&query, &label, &all, start + 3000)

@@ -45,7 +45,7 @@ async fn remove_local_data(
 ) -> Option<(Vec<Block>, Samples)> {
     let shape = p.shape().clone();
     let store = Objstore::new(p.endpoints().s3.clone());
-    let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let replicas = shape.replica_ids();
     let t = Instant::now();
     // Only blocks Prometheus still holds can be compared with what it
     // holds: a replica whose data was removed before (an earlier run of

@@ -17,6 +17,8 @@ mod logs_twins;
 pub mod object_storage_outage;
 pub mod served;
 pub mod timing;
+pub mod upgrade;
+mod upgrade_diff;
 
 use std::time::{Duration, Instant};
 
@@ -203,12 +205,13 @@ pub const IDS: &[&str] = &[
     logs::ID,
     log_chunks::ID,
     alerting::ID,
+    upgrade::ID,
     // Last: the profiles show what the whole run left in memory.
     heap_profile::ID,
 ];
 
 /// Ids from the design that later work will add; asking for one says so.
-pub const PLANNED: &[&str] = &["upgrade"];
+pub const PLANNED: &[&str] = &[];
 
 /// What scenario `id` needs beyond the stack every platform runs.
 pub fn needs(id: &str) -> &'static [Need] {
@@ -216,6 +219,7 @@ pub fn needs(id: &str) -> &'static [Need] {
         compactor::ID => &[Need::CompactOnce],
         object_storage_outage::ID => &[Need::ObjectStorageOutage],
         logs::ID | log_chunks::ID => &[Need::Loki],
+        upgrade::ID => &[Need::RollPrometheus],
         _ => &[],
     }
 }
@@ -245,6 +249,7 @@ pub async fn run(id: &str, platform: &mut dyn Platform) -> ScenarioReport {
         log_chunks::ID => log_chunks::run(platform).await,
         alerting::ID => alerting::run(platform).await,
         heap_profile::ID => heap_profile::run(platform).await,
+        upgrade::ID => upgrade::run(platform).await,
         other => {
             ScenarioReport::skipped(other, &format!("scenario `{other}` is not implemented yet"))
         }

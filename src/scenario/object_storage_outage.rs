@@ -139,7 +139,7 @@ async fn run_inner(
 ) -> Result<(), String> {
     let shape = p.shape().clone();
     let store = Objstore::new(p.endpoints().s3.clone());
-    let replicas: Vec<String> = (0..shape.replicas).map(|i| i.to_string()).collect();
+    let replicas = shape.replica_ids();
     // Uploads work before the fault.
     wait_blocks(&store, &shape.replica_label, &replicas, 0, wait).await?;
     let before: BTreeSet<String> = read_blocks(&store)

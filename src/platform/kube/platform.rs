@@ -105,6 +105,11 @@ impl Platform for KubePlatform {
                  the local platform runs this twin"
                     .into(),
             ),
+            Need::RollPrometheus => Err(format!(
+                "rolling one replica to another Prometheus binary runs on the local platform; \
+                 on {} it is a `helm upgrade` of the chart, not built yet",
+                self.opts.platform
+            )),
             Need::CompactOnce => local_thanos().map(|_| ()).map_err(|e| {
                 format!("runs `thanos compact` on this machine against the run's bucket: {e}")
             }),

@@ -16,7 +16,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One component: its process, and the URL that answers 2xx once ready.
 #[derive(Debug)]
-pub(super) struct Managed {
+pub(crate) struct Managed {
     pub(super) process: ManagedProcess,
     /// Answers 2xx when ready.
     ready: Option<HttpApi>,
@@ -26,7 +26,7 @@ pub(super) struct Managed {
 impl Managed {
     /// A component serving HTTP at `url`, ready once `url/-/ready`
     /// answers 2xx (Prometheus, Thanos and Alertmanager all have it).
-    pub(super) fn new(spec: ProcessSpec, log_dir: &Path, url: String) -> Self {
+    pub(crate) fn new(spec: ProcessSpec, log_dir: &Path, url: String) -> Self {
         let ready = HttpApi::with_timeout(format!("{url}/-/ready"), PROBE_TIMEOUT);
         Self {
             ready: Some(ready),
@@ -45,7 +45,7 @@ impl Managed {
         }
     }
 
-    pub(super) fn spawn(&mut self) -> Result<(), PlatformError> {
+    pub(crate) fn spawn(&mut self) -> Result<(), PlatformError> {
         Ok(self.process.start()?)
     }
 
@@ -56,7 +56,7 @@ impl Managed {
 
     /// Waits until its ready URL answers 2xx (nothing to wait for without
     /// one, or when it is not started).
-    pub(super) async fn wait_ready(&mut self) -> Result<(), PlatformError> {
+    pub(crate) async fn wait_ready(&mut self) -> Result<(), PlatformError> {
         let Some(ready) = &self.ready else {
             return Ok(());
         };
@@ -78,12 +78,17 @@ impl Managed {
             .await
     }
 
-    pub(super) fn kill(&mut self) {
+    /// Its log file.
+    pub(crate) fn log(&self) -> &Path {
+        self.process.log_path()
+    }
+
+    pub(crate) fn kill(&mut self) {
         self.process.kill();
     }
 
     /// SIGTERM, then SIGKILL when it outlives `grace`.
-    pub(super) async fn stop(&mut self, grace: Duration) {
+    pub(crate) async fn stop(&mut self, grace: Duration) {
         // Past the grace it is killed, which is all a stop here needs.
         let _ = self.process.stop(grace).await;
     }

@@ -16,7 +16,7 @@ use crate::data::exporter::Exporter;
 use crate::process::keep_requested;
 use crate::stack::config::PrometheusConfig;
 use crate::versions::Versions;
-use managed::Managed;
+pub(crate) use managed::Managed;
 pub use queryable::wait_replicas_in_query;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);

@@ -1,7 +1,7 @@
 //! The [`Platform`] operations on a local stack.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -10,7 +10,7 @@ use crate::client::objstore::S3Credentials;
 use crate::platform::loki::{LocalLoki, find_binary as find_loki};
 use crate::platform::{
     CompactPass, CompactRun, ComponentInfo, Endpoints, ExtraQuery, LokiService, Need, Platform,
-    PlatformError, StackShape, Stores,
+    PlatformError, Roll, StackShape, Stores,
 };
 use crate::ports::free_port;
 use crate::process::ProcessSpec;
@@ -40,20 +40,20 @@ impl Platform for LocalStack {
     }
 
     async fn restart_replica(&mut self, n: usize) -> Result<(), PlatformError> {
+        self.start_replica(n).await.map(|_| ())
+    }
+
+    async fn roll_replica(&mut self, n: usize, roll: &Roll) -> Result<Duration, PlatformError> {
         let r = self.replica(n)?;
-        r.prometheus.spawn()?;
-        r.prometheus.wait_ready().await?;
-        // The sidecar may have died with its Prometheus gone: a start
-        // brings a dead one back.
-        r.sidecar.spawn()?;
-        r.sidecar.wait_ready().await?;
-        wait_replicas_in_query(
-            &self.endpoints.query,
-            &self.shape.replica_label,
-            &[n.to_string()],
-            crate::data::exporter::now_ms(),
-        )
-        .await
+        // As a rolling upgrade stops it: SIGTERM, so it closes its TSDB.
+        r.prometheus.stop(Duration::from_secs(30)).await;
+        let mut spec = r.prometheus.process.spec().clone();
+        spec.program = roll.binary.clone();
+        r.prometheus.process.set_spec(spec);
+        if roll.fresh_data {
+            self.remove_replica_data(n).await?;
+        }
+        self.start_replica(n).await
     }
 
     async fn remove_replica_data(&mut self, n: usize) -> Result<(), PlatformError> {
@@ -100,7 +100,10 @@ impl Platform for LocalStack {
     fn provides(&self, need: Need) -> Result<(), String> {
         match need {
             Need::Loki => find_loki().map(|_| ()).map_err(|e| e.to_string()),
-            Need::ObjectStorageOutage | Need::SidecarCredentials | Need::CompactOnce => Ok(()),
+            Need::ObjectStorageOutage
+            | Need::SidecarCredentials
+            | Need::CompactOnce
+            | Need::RollPrometheus => Ok(()),
         }
     }
 
@@ -210,6 +213,29 @@ impl Platform for LocalStack {
 }
 
 impl LocalStack {
+    /// Starts replica `n`'s Prometheus (and its sidecar, if it died) and
+    /// waits until both are ready and its data is queryable; returns the
+    /// time from the Prometheus' start to its readiness.
+    async fn start_replica(&mut self, n: usize) -> Result<Duration, PlatformError> {
+        let r = self.replica(n)?;
+        let started = Instant::now();
+        r.prometheus.spawn()?;
+        r.prometheus.wait_ready().await?;
+        let ready = started.elapsed();
+        // The sidecar may have died with its Prometheus gone: a start
+        // brings a dead one back.
+        r.sidecar.spawn()?;
+        r.sidecar.wait_ready().await?;
+        wait_replicas_in_query(
+            &self.endpoints.query,
+            &self.shape.replica_label,
+            &[n.to_string()],
+            crate::data::exporter::now_ms(),
+        )
+        .await?;
+        Ok(ready)
+    }
+
     fn sidecar_spec(&self, n: usize, objstore: &Path) -> ProcessSpec {
         let r = &self.replicas[n];
         let mut spec = r.sidecar.process.spec().clone();
