@@ -209,11 +209,15 @@ async fn session(
     shared: Arc<Shared>,
 ) {
     let mut builder = SessionBuilder::new("stackproof-mail-sink");
-    // No TLS on loopback: AUTH must be offered in the clear. Go's net/smtp
-    // (Alertmanager's client) sends PLAIN in the clear only to localhost.
+    // No TLS: AUTH must be offered in the clear. Alertmanager takes the
+    // first advertised mechanism it has credentials for, and Go's net/smtp
+    // PLAIN refuses an unencrypted connection to any host but localhost
+    // ("unencrypted connection"): LOGIN first, so the pods of a kind
+    // cluster, which reach the sink on the Docker network's gateway, log
+    // in too.
     builder
-        .enable_auth(AuthMechanism::Plain)
         .enable_auth(AuthMechanism::Login)
+        .enable_auth(AuthMechanism::Plain)
         .insecure_enable_plaintext_auth();
     let progress = Arc::new(Mutex::new(Progress::default()));
     let recorder = Recorder {

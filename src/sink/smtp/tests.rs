@@ -72,7 +72,7 @@ async fn a_whole_conversation_keeps_the_message_with_its_headers() {
     let (mut c, greeting) = Client::connect(sink.addr()).await;
     assert!(greeting.starts_with("220 "), "{greeting}");
     let ehlo = c.send("EHLO alertmanager").await;
-    assert!(ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+    assert!(ehlo.contains("AUTH LOGIN PLAIN"), "{ehlo}");
     // Not authenticated yet: the sink refuses the sender (503: bad
     // sequence, AUTH must come first).
     assert!(c.send("MAIL FROM:<am@stackproof>").await.starts_with("503"));
