@@ -9,25 +9,17 @@
 //! Runs where the kind platform can start without a registry; skipped
 //! otherwise, with one line saying what is missing.
 
+mod common;
+
 use std::time::Instant;
 
-use stackproof::platform::kind::{KindOptions, KindPlatform, images};
 use stackproof::scenario::{self, Outcome, alerting, alerting::checks};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerting_on_kind_sends_one_email_per_group_from_the_charts_pair() {
-    if let Err(why) = images::ready_to_run().await {
-        eprintln!("skipped: kind alerting: {why}");
+    let Some(mut p) = common::kind::start("kind alerting").await else {
         return;
-    }
-    let started = Instant::now();
-    let mut p = KindPlatform::kind(KindOptions::from_env().expect("options"))
-        .await
-        .unwrap_or_else(|e| panic!("kind platform: {e}"));
-    eprintln!(
-        "kind: cluster create → stack ready {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
+    };
 
     let t = Instant::now();
     let r = scenario::run(alerting::ID, &mut p).await;

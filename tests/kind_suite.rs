@@ -10,25 +10,16 @@
 mod common;
 
 use stackproof::platform::Platform;
-use stackproof::platform::kind::{KindOptions, KindPlatform, images};
+use stackproof::platform::kind::images;
 use stackproof::platform::kube::pins;
 use stackproof::scenario::{self, Outcome, alerting, heap_profile, log_chunks, logs, upgrade};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_passes_on_kind_and_a_failure_bundle_holds_the_pods_logs() {
-    if let Err(why) = images::ready_to_run().await {
-        eprintln!("skipped: kind suite: {why}");
+    let Some(mut p) = common::kind::start("kind suite").await else {
         return;
-    }
+    };
     let with_loki = images::LocalImages::probe().await.has(pins::LOKI_IMAGE);
-    let started = std::time::Instant::now();
-    let mut p = KindPlatform::kind(KindOptions::from_env().expect("options"))
-        .await
-        .unwrap_or_else(|e| panic!("kind platform: {e}"));
-    eprintln!(
-        "kind: cluster create → stack ready {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
 
     for id in scenario::IDS.iter().filter(|id| {
         ![

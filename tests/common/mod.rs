@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod child;
+pub mod kind;
 pub mod logs;
 pub mod procs;
 
