@@ -55,6 +55,10 @@ async fn passes(spec: &PairSpec) {
     ] {
         eprintln!("{key}: {}", fact(&r, key));
     }
+    let roll = r
+        .fact_seconds("whole roll")
+        .expect("the roll's duration, in seconds");
+    assert!(roll > 0.0, "{roll}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

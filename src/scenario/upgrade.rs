@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::ScenarioReport;
 use super::ha_dedup::check_dedup_view;
+use super::{FactValue, ScenarioReport};
 use crate::check::dedup::{switch_over_bound, values_match};
 use crate::check::gaps::{find_gaps, fmt_time};
 use crate::client::prom::{PromClient, QueryOptions};
@@ -208,7 +208,7 @@ async fn roll(
         match &outcome {
             Ok(ready) => report.fact(
                 &format!("replica {i} restart on B (TSDB opened, WAL replayed)"),
-                format!("{:.1}s", ready.as_secs_f64()),
+                FactValue::seconds(*ready),
             ),
             Err(_) => report.fact(&format!("replica {i} restart on B"), "failed"),
         }
@@ -224,11 +224,14 @@ async fn roll(
         }
     }
     let end = now_ms();
+    report.fact("whole roll", FactValue::seconds(roll_start.elapsed()));
     report.fact(
-        "whole roll",
-        format!("{:.1}s", roll_start.elapsed().as_secs_f64()),
+        "window",
+        FactValue::Period {
+            from_ms: start,
+            to_ms: end,
+        },
     );
-    report.fact("window", format!("{} → {}", fmt_time(start), fmt_time(end)));
     if rolled.iter().all(|r| r.outcome.is_ok()) {
         check_dedup_view(report, &query, &label, shape.scrape_interval, start, end).await;
     }
